@@ -1,0 +1,81 @@
+"""Graphs that exist to exercise the server: slow, failing, interrupting."""
+
+import asyncio
+import operator
+from typing import Annotated, TypedDict
+
+from langgraph.graph import START, StateGraph
+from langgraph.types import interrupt
+
+
+class SlowState(TypedDict, total=False):
+    delay: float
+    steps: int
+    log: Annotated[list[str], operator.add]
+
+
+async def tick(state: SlowState):
+    """Sleep, then log: a long-running async node that cancellation must stop promptly."""
+    await asyncio.sleep(state.get("delay", 0.2))
+    return {"log": ["tick"]}
+
+
+async def tock(state: SlowState):
+    await asyncio.sleep(state.get("delay", 0.2))
+    return {"log": ["tock"]}
+
+
+slow = (
+    StateGraph(SlowState)
+    .add_node(tick)
+    .add_node(tock)
+    .add_edge(START, "tick")
+    .add_edge("tick", "tock")
+    .compile()
+)
+
+
+class FailState(TypedDict, total=False):
+    topic: str
+
+
+def ok(state: FailState):
+    return {"topic": state.get("topic", "") + "!"}
+
+
+def boom(state: FailState):
+    raise ValueError("boom: " + state.get("topic", ""))
+
+
+failing = (
+    StateGraph(FailState)
+    .add_node(ok)
+    .add_node(boom)
+    .add_edge(START, "ok")
+    .add_edge("ok", "boom")
+    .compile()
+)
+
+
+class AskState(TypedDict, total=False):
+    question: str
+    answer: str
+
+
+def ask(state: AskState):
+    answer = interrupt({"question": state.get("question", "?")})
+    return {"answer": answer}
+
+
+def finish(state: AskState):
+    return {"answer": state["answer"] + " (confirmed)"}
+
+
+asking = (
+    StateGraph(AskState)
+    .add_node(ask)
+    .add_node(finish)
+    .add_edge(START, "ask")
+    .add_edge("ask", "finish")
+    .compile()
+)

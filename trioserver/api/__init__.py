@@ -1,0 +1,1 @@
+"""The HTTP layer: parse and validate, call storage and the runtime, render. No business logic."""

@@ -1,0 +1,188 @@
+"""What every handler shares: the services, JSON in and out, validation, SSE responses."""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Iterable
+
+import attrs
+import orjson
+import trio
+from quart import Response, current_app, request
+
+from .. import ids, jsonenc
+from ..errors import BadRequest, Invalid, NotFound
+from ..storage.records import Assistant, Run, Thread, converter
+
+
+@attrs.define
+class Services:
+    """Everything handlers call into, opened for the app's lifetime (see app.py)."""
+
+    store: Any
+    tables: Any
+    log: Any
+    executor: Any
+    graphs: dict[str, Any]
+    shutdown: trio.Event
+    heartbeat: float = 5.0
+
+
+def services() -> Services:
+    return current_app.config["TRIOSERVER"]
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(jsonenc.dumps(body), status=status, content_type="application/json", headers=headers)
+
+
+async def body_json(*, default: Any = attrs.NOTHING) -> Any:
+    """The request body as JSON, whatever its Content-Type (curl's default is a form type).
+
+    An empty body is `default` (or a 422); malformed JSON is a 422, as the reference answers."""
+    raw = await request.get_data(cache=False)
+    if not raw or not raw.strip():
+        if default is attrs.NOTHING:
+            raise Invalid("Request body is required")
+        return default
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Invalid(f"Invalid JSON body: {exc}") from None
+
+
+async def body_object(*, default: Any = attrs.NOTHING) -> dict[str, Any]:
+    body = await body_json(default=default)
+    if body is None and default is not attrs.NOTHING:
+        return default
+    if not isinstance(body, dict):
+        raise Invalid("Request body must be a JSON object")
+    return body
+
+
+def require_uuid(value: str, what: str) -> str:
+    parsed = ids.parse_uuid(value)
+    if parsed is None:
+        raise Invalid(f"Invalid {what}: must be a UUID")
+    return str(parsed)
+
+
+def field(body: dict[str, Any], name: str, types: type | tuple[type, ...], default: Any = None, *, choices: Iterable[Any] | None = None) -> Any:
+    """`body[name]`, checked against `types` (and `choices`); `default` when absent or null."""
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in _tuple(types)):
+        raise Invalid(f"{name}: expected {_type_names(types)}")
+    if choices is not None and value not in choices:
+        raise Invalid(f"{name}: must be one of {sorted(choices)}")
+    return value
+
+
+def _tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _type_names(types: type | tuple[type, ...]) -> str:
+    names = {dict: "object", list: "array", str: "string", int: "integer", float: "number", bool: "boolean"}
+    return " or ".join(names.get(t, t.__name__) for t in _tuple(types))
+
+
+def query_bool(name: str, default: bool = False) -> bool:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    return value.lower() in ("1", "true", "yes", "on")
+
+
+def query_int(name: str, default: int) -> int:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise Invalid(f"{name}: expected an integer") from None
+
+
+def query_list(*names: str) -> list[str]:
+    """All values of the query parameters `names` (repeated or comma-separated)."""
+    out: list[str] = []
+    for name in names:
+        for value in request.args.getlist(name):
+            out.extend(v for v in value.split(",") if v)
+    return out
+
+
+# -- resources as the API shows them ---------------------------------------------------
+
+
+def thread_json(thread: Thread) -> dict[str, Any]:
+    data = converter.unstructure(thread)
+    data.pop("temporary", None)
+    data.pop("graph_id", None)
+    data["state_updated_at"] = thread.updated_at
+    return data
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "thread_id": run.thread_id,
+        "assistant_id": run.assistant_id,
+        "created_at": run.created_at,
+        "updated_at": run.updated_at,
+        "status": run.status,
+        "metadata": run.metadata,
+        "kwargs": run.kwargs,
+        "multitask_strategy": run.multitask_strategy,
+    }
+
+
+def assistant_json(assistant: Assistant) -> dict[str, Any]:
+    return converter.unstructure(assistant)
+
+
+def get_thread_or_404(thread_id: str) -> Thread:
+    thread_id = require_uuid(thread_id, "thread_id")
+    thread = services().tables.get_thread(thread_id)
+    if thread is None or thread.temporary:
+        raise NotFound(f"Thread {thread_id} not found")
+    return thread
+
+
+def get_run_or_404(thread_id: str, run_id: str) -> Run:
+    thread_id = require_uuid(thread_id, "thread_id")
+    run_id = require_uuid(run_id, "run_id")
+    run = services().tables.get_run(run_id)
+    if run is None or run.thread_id != thread_id:
+        raise NotFound(f"Run {run_id} not found")
+    return run
+
+
+# -- server-sent events ------------------------------------------------------------------
+
+SSE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Accel-Buffering": "no",
+    "Connection": "keep-alive",
+}
+
+
+def sse_response(body: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> Response:
+    response = Response(body, status=200, content_type="text/event-stream; charset=utf-8", headers={**SSE_HEADERS, **(headers or {})})
+    response.timeout = None  # STACK.md 1: Quart would cut the stream at 60 s
+    return response
+
+
+def last_event_id() -> ids.EventId | None:
+    """The `Last-Event-ID` header: None when absent; ZERO for `-` or `-1` (replay all)."""
+    value = request.headers.get("Last-Event-ID")
+    if value is None or value.strip() == "":
+        return None
+    value = value.strip()
+    if value in ("-", "-1", "0"):
+        return ids.EventId.ZERO
+    try:
+        return ids.EventId.parse(value)
+    except ValueError:
+        raise BadRequest(f"Invalid Last-Event-ID {value!r}: must be a valid Redis stream ID (<ms>-<seq>) or '-'") from None

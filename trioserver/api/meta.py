@@ -1,0 +1,27 @@
+"""Health and server information."""
+
+from __future__ import annotations
+
+import langgraph.version
+from quart import Quart
+
+from .. import __version__
+from .common import json_response
+
+
+def register(app: Quart) -> None:
+    @app.get("/ok")
+    async def ok():
+        return json_response({"ok": True})
+
+    @app.get("/info")
+    async def info():
+        return json_response(
+            {
+                "version": __version__,
+                "langgraph_py_version": langgraph.version.__version__,
+                "flags": {"assistants": True, "crons": False, "langsmith": False, "langsmith_tracing_replicas": False},
+                "host": {"kind": "trioserver", "project_id": None, "host_revision_id": None, "revision_id": None, "tenant_id": None},
+                "metadata": {},
+            }
+        )

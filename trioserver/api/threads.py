@@ -1,0 +1,149 @@
+"""Threads: create, get, update, delete, search; and the thread stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Quart
+
+from .. import ids
+from ..errors import Conflict, Invalid
+from ..ids import EventId
+from ..storage.records import Thread
+from ..streaming.selectors import THREAD_STREAM_MODES, thread_selector
+from ..streaming.sse import sse_from_log
+from .common import (
+    body_object,
+    field,
+    get_thread_or_404,
+    json_response,
+    last_event_id,
+    query_list,
+    require_uuid,
+    services,
+    sse_response,
+    thread_json,
+)
+
+SORT_KEYS = ("thread_id", "status", "created_at", "updated_at", "state_updated_at")
+
+
+def _matches(value: Any, wanted: dict[str, Any]) -> bool:
+    """Metadata/values filter: every key of `wanted` is present with an equal value (JSON containment)."""
+    if not isinstance(value, dict):
+        return False
+    for key, expected in wanted.items():
+        if key not in value:
+            return False
+        if isinstance(expected, dict):
+            if not _matches(value[key], expected):
+                return False
+        elif value[key] != expected:
+            return False
+    return True
+
+
+def register(app: Quart) -> None:
+    @app.post("/threads")
+    async def create_thread():
+        svc = services()
+        body = await body_object(default={})
+        metadata = field(body, "metadata", dict, {})
+        if_exists = field(body, "if_exists", str, "raise", choices=("raise", "do_nothing"))
+        thread_id = field(body, "thread_id", str, None)
+        thread_id = require_uuid(thread_id, "thread_id") if thread_id else ids.new_id()
+        existing = svc.tables.get_thread(thread_id)
+        if existing is not None and not existing.temporary:
+            if if_exists == "do_nothing":
+                return json_response(thread_json(existing))
+            raise Conflict(f"Thread {thread_id} already exists")
+        now = ids.now_iso()
+        thread = Thread(thread_id, now, now, metadata=metadata)
+        await svc.store.write(svc.tables.put_thread_op(thread))
+        return json_response(thread_json(thread))
+
+    @app.get("/threads/<thread_id>")
+    async def get_thread(thread_id: str):
+        return json_response(thread_json(get_thread_or_404(thread_id)))
+
+    @app.patch("/threads/<thread_id>")
+    async def patch_thread(thread_id: str):
+        svc = services()
+        thread = get_thread_or_404(thread_id)
+        body = await body_object(default={})
+        metadata = field(body, "metadata", dict, {})
+
+        def change(t: Thread) -> None:
+            t.metadata.update(metadata)
+            t.updated_at = ids.now_iso()
+
+        updated = await svc.store.write(svc.tables.update_thread_op(thread.thread_id, change))
+        return json_response(thread_json(updated))
+
+    @app.delete("/threads/<thread_id>")
+    async def delete_thread(thread_id: str):
+        svc = services()
+        thread = get_thread_or_404(thread_id)
+        for run_id in svc.executor.active_run_ids(thread.thread_id):
+            await svc.executor.cancel(thread.thread_id, run_id, action="interrupt", wait=True)
+        await svc.executor.delete_thread(thread.thread_id)
+        return json_response(None, status=204)
+
+    @app.post("/threads/search")
+    async def search_threads():
+        svc = services()
+        body = await body_object(default={})
+        metadata = field(body, "metadata", dict, None)
+        values = field(body, "values", dict, None)
+        status = field(body, "status", str, None, choices=("idle", "busy", "interrupted", "error"))
+        wanted_ids = field(body, "ids", list, None)
+        limit = field(body, "limit", int, 10)
+        offset = field(body, "offset", int, 0)
+        sort_by = field(body, "sort_by", str, "created_at", choices=SORT_KEYS)
+        sort_order = field(body, "sort_order", str, "desc", choices=("asc", "desc"))
+        if limit < 0 or offset < 0:
+            raise Invalid("limit and offset must not be negative")
+        threads = [t for t in svc.tables.all_threads() if not t.temporary]
+        if wanted_ids is not None:
+            wanted = {str(ids.parse_uuid(i)) for i in wanted_ids}
+            threads = [t for t in threads if t.thread_id in wanted]
+        if metadata:
+            threads = [t for t in threads if _matches(t.metadata, metadata)]
+        if values:
+            threads = [t for t in threads if _matches(t.values, values)]
+        if status:
+            threads = [t for t in threads if t.status == status]
+        key = "updated_at" if sort_by == "state_updated_at" else sort_by
+        threads.sort(key=lambda t: (getattr(t, key), t.thread_id), reverse=sort_order == "desc")
+        page = [thread_json(t) for t in threads[offset : offset + limit]]
+        select = field(body, "select", list, None)
+        if select:
+            page = [{k: v for k, v in t.items() if k in select} for t in page]
+        return json_response(page)
+
+    @app.post("/threads/count")
+    async def count_threads():
+        svc = services()
+        body = await body_object(default={})
+        metadata = field(body, "metadata", dict, None)
+        status = field(body, "status", str, None)
+        threads = [t for t in svc.tables.all_threads() if not t.temporary]
+        if metadata:
+            threads = [t for t in threads if _matches(t.metadata, metadata)]
+        if status:
+            threads = [t for t in threads if t.status == status]
+        return json_response(len(threads))
+
+    @app.get("/threads/<thread_id>/stream")
+    async def stream_thread(thread_id: str):
+        svc = services()
+        thread = get_thread_or_404(thread_id)
+        modes = query_list("stream_mode", "stream_modes") or ["run_modes"]
+        for mode in modes:
+            if mode not in THREAD_STREAM_MODES:
+                raise Invalid(f"stream_mode: invalid mode {mode!r}; expected one of {sorted(THREAD_STREAM_MODES)}")
+        after = last_event_id()
+        if after is None:
+            after = svc.log.last_id(thread.thread_id)  # live from now, as the reference
+        body = sse_from_log(svc.log, thread.thread_id, after, thread_selector(modes), shutdown=svc.shutdown, heartbeat=svc.heartbeat)
+        return sse_response(body)

@@ -1,0 +1,131 @@
+"""The Quart-Trio application: routes, error rendering, and the services' lifetime."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+import attrs
+import trio
+from quart import Response
+from quart_trio import QuartTrio
+from quart_trio.asgi import TrioASGIHTTPConnection
+from werkzeug.exceptions import HTTPException
+
+from . import ids, jsonenc
+from .api import assistants, meta, runs, threads
+from .api.common import Services
+from .errors import ServerError
+from .runtime.bridge import AsyncioBridge
+from .runtime.executor import RunExecutor
+from .runtime.graphs import GraphSpec
+from .storage.checkpointer import LmdbSaver
+from .storage.env import Store
+from .storage.eventlog import EventLog
+from .storage.records import Assistant
+from .storage.tables import Tables
+
+log = logging.getLogger(__name__)
+
+
+@attrs.define
+class Settings:
+    data_dir: str = ".trioserver"
+    durability: str = "full"
+    heartbeat: float = 5.0
+
+
+class ClosingHTTPConnection(TrioASGIHTTPConnection):
+    """STACK.md 2: quart-trio cancels the request nursery from inside the final send,
+    which also cancels hypercorn's socket close and keep-alive re-arm: connections
+    were never closed. Send the last body message shielded."""
+
+    async def __call__(self, receive, send) -> None:
+        async def send_last_shielded(message) -> None:
+            if message.get("type") == "http.response.body" and not message.get("more_body", False):
+                with trio.CancelScope(shield=True):
+                    await send(message)
+            else:
+                await send(message)
+
+        await super().__call__(receive, send_last_shielded)
+
+
+def create_app(graphs: dict[str, GraphSpec], settings: Settings) -> QuartTrio:
+    app = QuartTrio(__name__)
+    app.config["RESPONSE_TIMEOUT"] = None  # STACK.md 1: never cut streams at 60 s
+    app.config["BODY_TIMEOUT"] = 60
+    app.asgi_http_class = ClosingHTTPConnection
+    for module in (meta, assistants, threads, runs):
+        module.register(app)
+
+    @app.errorhandler(ServerError)
+    async def server_error(exc: ServerError) -> Response:
+        return _error(exc.status, exc.detail)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(exc: HTTPException) -> Response:
+        return _error(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    async def unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return _error(500, f"{type(exc).__name__}: {exc}")
+
+    @app.while_serving
+    async def lifespan():
+        # Our own nursery (STACK.md 4): a failing background task must not tear down quart-trio's.
+        async with open_services(graphs, settings) as svc:
+            app.config["TRIOSERVER"] = svc
+            yield
+            svc.shutdown.set()
+
+    return app
+
+
+def _error(status: int, detail: Any) -> Response:
+    return Response(jsonenc.dumps({"detail": detail}), status=status, content_type="application/json")
+
+
+@asynccontextmanager
+async def open_services(graphs: dict[str, GraphSpec], settings: Settings) -> AsyncIterator[Services]:
+    """Open the store, the asyncio bridge and the executor, with a nursery owning their tasks."""
+    store = Store(settings.data_dir, durability=settings.durability)
+    bridge = AsyncioBridge()
+    try:
+        tables = Tables(store)
+        event_log = EventLog(store)
+        executor = RunExecutor(tables=tables, log=event_log, bridge=bridge, graphs=graphs, checkpointer=LmdbSaver(store.env))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(store.run_writer)
+            await ensure_default_assistants(store, tables, graphs)
+            await nursery.start(executor.serve)
+            yield Services(
+                store=store, tables=tables, log=event_log, executor=executor, graphs=graphs,
+                shutdown=trio.Event(), heartbeat=settings.heartbeat,
+            )
+            nursery.cancel_scope.cancel()
+    finally:
+        bridge.close()
+        store.close()
+
+
+async def ensure_default_assistants(store: Store, tables: Tables, graphs: dict[str, GraphSpec]) -> None:
+    """Each graph gets an assistant with the reference's deterministic id, named after the graph."""
+    now = ids.now_iso()
+    for graph_id, spec in graphs.items():
+        assistant_id = ids.graph_assistant_id(graph_id)
+        if tables.get_assistant(assistant_id) is not None:
+            continue
+        name = getattr(spec.target, "name", None)
+        assistant = Assistant(
+            assistant_id=assistant_id,
+            graph_id=graph_id,
+            name=name if name and name != "LangGraph" else graph_id,
+            created_at=now,
+            updated_at=now,
+            metadata={"created_by": "system"},
+            description=spec.description,
+        )
+        await store.write(tables.put_assistant_op(assistant))

@@ -1,0 +1,46 @@
+"""`trioserver serve`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import trio
+
+from .app import Settings
+from .runtime.graphs import GraphLoadError, default_config_path, load_config
+from .server import run_server
+from .storage.env import DURABILITY
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="trioserver", description="A LangGraph Agent Server on Trio with a durable LMDB event log.")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="serve the graphs of a langgraph.json (default: the bundled examples)")
+    serve.add_argument("--config", default=None, help="path to langgraph.json (default: bundled example graphs)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=2024)
+    serve.add_argument("--data-dir", default=".trioserver", help="where the LMDB store lives (default: ./.trioserver)")
+    serve.add_argument("--durability", default="full", choices=sorted(DURABILITY), help="fsync policy (see README)")
+    serve.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    if args.command != "serve":
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        graphs = load_config(args.config or default_config_path())
+    except GraphLoadError as exc:
+        print(f"trioserver: {exc}", file=sys.stderr)
+        return 1
+    settings = Settings(data_dir=args.data_dir, durability=args.durability)
+    logging.getLogger(__name__).info(
+        "serving %s on http://%s:%d (data in %s)", ", ".join(graphs), args.host, args.port, args.data_dir
+    )
+    trio.run(lambda: run_server(graphs, settings, host=args.host, port=args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Turning what a graph streams into log events: the reference's stream modes on the wire.
+
+Runs on the asyncio loop, inside the graph's own iteration, so LangChain objects are
+encoded to JSON once, where they are made. Mirrors what the reference server sends:
+`messages-tuple` as `messages` events of `[chunk, metadata]`; `messages` as
+`messages/metadata`, then `messages/partial` (accumulated) or `messages/complete`;
+subgraph events named `<mode>|<namespace>`; with `events`, LangChain's v2 event stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from langchain_core.messages import (
+    AIMessageChunk,
+    BaseMessage,
+    BaseMessageChunk,
+    ToolMessageChunk,
+    convert_to_messages,
+    message_chunk_to_message,
+)
+from langgraph.types import Command, Send
+
+from .. import jsonenc
+from ..storage.records import LogEvent
+
+STREAM_MODES = frozenset(
+    {"values", "updates", "messages", "messages-tuple", "custom", "debug", "events", "tasks", "checkpoints"}
+)
+
+
+def graph_stream_modes(stream_mode: list[str]) -> list[str]:
+    """What to ask the graph for to serve `stream_mode`.
+
+    `updates` is always asked for: an interrupt shows up there, and the client must see
+    it even when it asked only for `values`."""
+    modes = set(stream_mode) - {"events", "messages-tuple"}
+    if "messages-tuple" in stream_mode:
+        modes.add("messages")
+    modes.add("updates")
+    return sorted(modes)
+
+
+def to_command(command: dict[str, Any]) -> Command:
+    """The API's `command` object as a LangGraph `Command`."""
+    goto = command.get("goto")
+    if isinstance(goto, dict):
+        goto = Send(goto["node"], goto.get("input"))
+    elif isinstance(goto, list):
+        goto = [Send(g["node"], g.get("input")) if isinstance(g, dict) else g for g in goto]
+    update = command.get("update")
+    if isinstance(update, list):
+        update = [tuple(pair) for pair in update]
+    kwargs: dict[str, Any] = {}
+    if "resume" in command:
+        kwargs["resume"] = command["resume"]
+    if update is not None:
+        kwargs["update"] = update
+    if goto is not None:
+        kwargs["goto"] = goto
+    return Command(**kwargs)
+
+
+class ChunkEncoder:
+    """Encodes one run's graph output as `LogEvent`s and hands each to `emit`."""
+
+    def __init__(self, run_id: str, stream_mode: list[str], subgraphs: bool, emit: Callable[[LogEvent], None]) -> None:
+        self.run_id = run_id
+        self.stream_mode = set(stream_mode)
+        self.subgraphs = subgraphs
+        self.emit = emit
+        self.messages: dict[str, BaseMessage] = {}
+
+    def _out(self, mode: str, base: str, ns: tuple[str, ...] | None, payload: Any) -> None:
+        event = f"{base}|{'|'.join(ns)}" if self.subgraphs and ns else base
+        data = payload if isinstance(payload, bytes) else jsonenc.dumps(payload)
+        self.emit(LogEvent(self.run_id, event, mode, data))
+
+    def graph_chunk(self, ns: tuple[str, ...] | None, mode: str, chunk: Any) -> None:
+        """One item of `graph.astream(..., stream_mode=[...], subgraphs=...)`."""
+        if mode == "messages":
+            if "messages-tuple" in self.stream_mode:
+                self._out("messages-tuple", "messages", ns, chunk)
+            if "messages" in self.stream_mode:
+                self._message(ns, chunk)
+        elif mode in self.stream_mode:
+            self._out(mode, mode, ns, chunk)
+        elif mode == "updates" and isinstance(chunk, dict) and chunk.get("__interrupt__"):
+            # Not asked for `updates`: the interrupt still reaches the client, as `values`.
+            self._out("values", "values", ns, chunk)
+
+    def _message(self, ns: tuple[str, ...] | None, chunk: Any) -> None:
+        msg_, meta = chunk
+        is_chunk = False
+        if isinstance(msg_, dict):
+            kind = (msg_.get("type", "") + msg_.get("role", "")).lower()
+            if "chunk" in kind:
+                cls = AIMessageChunk if "ai" in kind else ToolMessageChunk if "tool" in kind else BaseMessageChunk
+                msg = cls(**msg_)
+                is_chunk = True
+            else:
+                msg = convert_to_messages([msg_])[0]
+        else:
+            msg = msg_
+        if msg.id in self.messages:
+            self.messages[msg.id] += msg  # type: ignore[operator]
+        else:
+            self.messages[msg.id] = msg
+            self._out("messages", "messages/metadata", ns, {msg.id: {"metadata": meta}})
+        current = self.messages[msg.id]
+        event = "messages/partial" if isinstance(msg, BaseMessageChunk) else "messages/complete"
+        self._out("messages", event, ns, [current if is_chunk else message_chunk_to_message(current)])
+
+    def stream_event(self, event: dict[str, Any]) -> None:
+        """One item of `graph.astream_events(version="v2")` (used when `events` is asked for)."""
+        if event.get("tags") and "langsmith:hidden" in event["tags"]:
+            return
+        if event["event"] == "on_chain_stream" and event.get("run_id") == self.run_id:
+            chunk = event["data"]["chunk"]
+            if self.subgraphs:
+                ns, mode, data = chunk
+            else:
+                (mode, data), ns = chunk, None
+            self.graph_chunk(tuple(ns) if ns else None, mode, data)
+        elif "events" in self.stream_mode:
+            self._out("events", "events", None, event)

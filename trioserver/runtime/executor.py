@@ -1,0 +1,425 @@
+"""The run lifecycle: queueing per thread, running a graph, recording what it did.
+
+A run is a trio task in the application's nursery, never in a request's scope. It
+appends everything the graph streams to the thread's event log; streams read the log.
+At most one run runs per thread; the others wait, in creation order, as `pending`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import math
+from typing import Any, Callable
+
+import attrs
+import langgraph.version
+import lmdb
+import trio
+
+from .. import ids, jsonenc
+from ..errors import Conflict, NotFound
+from ..storage.eventlog import EventLog
+from ..storage.records import LogEvent, Run, Thread
+from ..storage.tables import Tables
+from .bridge import AsyncioBridge
+from .chunks import ChunkEncoder, graph_stream_modes, to_command
+from .graphs import GraphSpec
+
+log = logging.getLogger(__name__)
+
+# Control records in the log: not graph output, but the run's own story.
+RUN_DONE = "run_done"  # rendered on thread streams as `metadata {"status": "run_done"}`
+LIFECYCLE = "lifecycle"
+STATE_UPDATE = "state_update"
+CONTROL_MODES = frozenset({RUN_DONE, LIFECYCLE, STATE_UPDATE})
+
+FINAL_STATUSES = frozenset({"success", "error", "interrupted", "timeout"})
+
+
+@attrs.define
+class ActiveRun:
+    run: Run
+    scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
+    cancel_action: str | None = None  # "interrupt" | "rollback" when cancelled by request
+
+
+class RunExecutor:
+    """Starts, queues and cancels runs; the only writer of run and thread status."""
+
+    def __init__(self, *, tables: Tables, log: EventLog, bridge: AsyncioBridge, graphs: dict[str, GraphSpec], checkpointer: Any) -> None:
+        self.tables = tables
+        self.store = tables.store
+        self.log = log
+        self.bridge = bridge
+        self.graphs = graphs
+        self.checkpointer = checkpointer
+        self.nursery: trio.Nursery | None = None
+        self._active: dict[str, ActiveRun] = {}  # thread id -> its running run
+        self._queued: dict[str, list[str]] = {}  # thread id -> pending run ids, oldest first
+        self._finished: dict[str, trio.Event] = {}  # run id -> set when it ends
+        self._graph_cache: dict[str, Any] = {}
+
+    # -- lifetime ------------------------------------------------------------------
+
+    async def serve(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Own the nursery runs live in; on start, settle runs a previous process left behind."""
+        async with trio.open_nursery() as nursery:
+            self.nursery = nursery
+            await self._recover()
+            task_status.started()
+            await trio.sleep_forever()
+
+    async def _recover(self) -> None:
+        """Runs left `running` by a process that died end as `error`, so joiners finish;
+        runs left `pending` are queued again."""
+        runs = sorted(self.tables.all_runs(), key=lambda r: r.run_id)
+        for run in runs:
+            if run.status == "running":
+                error = {"error": "RuntimeError", "message": "The server stopped while this run was running."}
+                await self._finish(run, "error", error=error, state=None)
+            elif run.status == "pending":
+                self._queued.setdefault(run.thread_id, []).append(run.run_id)
+        for thread_id in list(self._queued):
+            self._start_next(thread_id)
+
+    # -- queries -------------------------------------------------------------------
+
+    def is_busy(self, thread_id: str) -> bool:
+        return thread_id in self._active or bool(self._queued.get(thread_id))
+
+    def active_run_ids(self, thread_id: str) -> list[str]:
+        active = self._active.get(thread_id)
+        return ([active.run.run_id] if active else []) + list(self._queued.get(thread_id, []))
+
+    async def wait_finished(self, run_id: str) -> None:
+        """Return once the run is no longer pending or running."""
+        event = self._finished.get(run_id)
+        if event is not None:
+            await event.wait()
+
+    # -- submitting ----------------------------------------------------------------
+
+    async def submit(self, run: Run, *, extra_ops: list[Callable[[lmdb.Transaction], Any]] = ()) -> Run:
+        """Store `run` as pending (with `extra_ops`, e.g. creating its thread) and queue it.
+
+        The multitask strategy is applied here: `reject` raises Conflict when the thread
+        is busy; `interrupt` and `rollback` cancel what runs; `enqueue` waits its turn."""
+        thread_id = run.thread_id
+        if self.is_busy(thread_id):
+            strategy = run.multitask_strategy
+            if strategy == "reject":
+                raise Conflict("Thread is already running a task. Wait for it to finish or choose a different multitask strategy.")
+            if strategy in ("interrupt", "rollback"):
+                for other in self.active_run_ids(thread_id):
+                    await self.cancel(thread_id, other, action=strategy)
+        run.log_start = str(self.log.last_id(thread_id))
+        self._finished[run.run_id] = trio.Event()
+
+        def mark_busy(txn: lmdb.Transaction) -> None:
+            if not run.temporary:
+                self.tables.update_thread_op(thread_id, _set_status("busy"))(txn)
+
+        try:
+            await self.store.write(_all(*extra_ops, self.tables.put_run_op(run), mark_busy))
+        except BaseException:
+            self._finished.pop(run.run_id, None)
+            raise
+        self._queued.setdefault(thread_id, []).append(run.run_id)
+        self._start_next(thread_id)
+        return run
+
+    def _start_next(self, thread_id: str) -> None:
+        if thread_id in self._active or self.nursery is None:
+            return
+        queue = self._queued.get(thread_id)
+        while queue:
+            run = self.tables.get_run(queue.pop(0))
+            if run is None or run.status != "pending":
+                continue
+            active = self._active[thread_id] = ActiveRun(run)
+            # An empty context: the run must not inherit (and keep alive) the request's.
+            contextvars.Context().run(self.nursery.start_soon, self._run_task, active)
+            break
+        if not queue:
+            self._queued.pop(thread_id, None)
+
+    # -- cancelling ----------------------------------------------------------------
+
+    async def cancel(self, thread_id: str, run_id: str, *, action: str = "interrupt", wait: bool = False) -> bool:
+        """Cancel a pending or running run. Returns False when it had already ended."""
+        active = self._active.get(thread_id)
+        if active is not None and active.run.run_id == run_id:
+            active.cancel_action = action
+            active.scope.cancel()
+            if wait:
+                await self.wait_finished(run_id)
+            return True
+        queue = self._queued.get(thread_id, [])
+        if run_id in queue:
+            queue.remove(run_id)
+            run = self.tables.get_run(run_id)
+            if run is not None:
+                await self._finish(run, "interrupted", error=None, state=None, rollback=action == "rollback", started=False)
+            return True
+        return False
+
+    async def delete_thread(self, thread_id: str) -> None:
+        """Forget a thread: its record, runs, event log and checkpoints."""
+        await self.store.write(_all(self.tables.delete_thread_op(thread_id), self.log.delete_op(thread_id)))
+        self.log.wake(thread_id)
+        if self.checkpointer is not None:
+            await self.bridge.call(lambda: self.checkpointer.adelete_thread(thread_id))
+
+    # -- running -------------------------------------------------------------------
+
+    async def _run_task(self, active: ActiveRun) -> None:
+        run = active.run
+        try:
+            await self._run(active)
+        except BaseException as exc:  # noqa: BLE001 - a run never crashes the nursery
+            if isinstance(exc, trio.Cancelled):
+                raise
+            log.exception("run %s failed outside the graph", run.run_id)
+        finally:
+            self._active.pop(run.thread_id, None)
+            event = self._finished.pop(run.run_id, None)
+            if event is not None:
+                event.set()
+            self._start_next(run.thread_id)
+
+    async def _run(self, active: ActiveRun) -> None:
+        run = active.run
+        started = LogEvent(run.run_id, "metadata", "metadata", jsonenc.dumps({"run_id": run.run_id, "attempt": run.attempt}))
+        lifecycle = self._lifecycle_event(run, "running")
+        _, events_op = self.log.prepare(run.thread_id, [lifecycle, started])
+        run.status = "running"
+        await self.store.write(_all(self.tables.update_run_op(run.run_id, _set_status("running")), events_op))
+
+        error: dict[str, Any] | None = None
+        state: dict[str, Any] | None = None
+        status = "success"
+        with active.scope:
+            try:
+                state = await self._drive(run)
+            except Exception as exc:  # the graph raised
+                status = "error"
+                error = {"error": type(exc).__name__, "message": str(exc)}
+                log.info("run %s raised %s: %s", run.run_id, type(exc).__name__, exc)
+        if active.scope.cancelled_caught:
+            status = "interrupted"
+        with trio.CancelScope(shield=True):
+            if status != "success" and not run.temporary:
+                state = await self._read_state(run)
+            await self._finish(run, status, error=error, state=state, rollback=active.cancel_action == "rollback")
+
+    async def _drive(self, run: Run) -> dict[str, Any] | None:
+        """Run the graph on the asyncio loop, appending its output to the log in batches.
+        Returns the thread's state afterwards (None for a stateless run)."""
+        spec = self.graphs[run.graph_id]
+        kwargs = run.kwargs
+        config = self._run_config(run)
+        send, receive = trio.open_memory_channel[LogEvent](math.inf)
+        result: dict[str, Any] = {}
+        failure: list[BaseException] = []
+
+        async def produce(emit: Callable[[LogEvent], None]) -> None:
+            graph = await self._graph_for(spec, config, run.temporary)
+            encoder = ChunkEncoder(run.run_id, run.stream_mode, run.stream_subgraphs, emit)
+            graph_input: Any = kwargs.get("input")
+            if kwargs.get("command"):
+                graph_input = to_command(kwargs["command"])
+            options: dict[str, Any] = dict(
+                stream_mode=graph_stream_modes(run.stream_mode),
+                subgraphs=run.stream_subgraphs,
+                interrupt_before=kwargs.get("interrupt_before"),
+                interrupt_after=kwargs.get("interrupt_after"),
+            )
+            if kwargs.get("context") is not None:
+                options["context"] = kwargs["context"]
+            if kwargs.get("durability"):
+                options["durability"] = kwargs["durability"]
+            if "events" in run.stream_mode:
+                async for event in graph.astream_events(graph_input, config, version="v2", **options):
+                    encoder.stream_event(event)
+            else:
+                async for item in graph.astream(graph_input, config, **options):
+                    if run.stream_subgraphs:
+                        ns, mode, chunk = item
+                    else:
+                        (mode, chunk), ns = item, None
+                    encoder.graph_chunk(ns, mode, chunk)
+            if not run.temporary:
+                result["state"] = await state_summary(graph, config)
+
+        async def producer() -> None:
+            try:
+                await self.bridge.pump(produce, send.send_nowait)
+            except Exception as exc:  # handed to the run, after the events before it
+                failure.append(exc)
+            finally:
+                send.close()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(producer)
+            async for first in receive:
+                batch = [first]
+                while True:
+                    try:
+                        batch.append(receive.receive_nowait())
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break
+                await self.log.append(run.thread_id, batch)
+        if failure:
+            raise failure[0]
+        return result.get("state")
+
+    async def _graph_for(self, spec: GraphSpec, config: dict[str, Any], temporary: bool) -> Any:
+        """The graph with our checkpointer attached (none for stateless runs, as the reference)."""
+        checkpointer = None if temporary else self.checkpointer
+        if spec.is_factory:
+            graph = await spec.build(config)
+            return graph.copy(update={"checkpointer": checkpointer})
+        key = (spec.graph_id, temporary)
+        graph = self._graph_cache.get(key)
+        if graph is None:
+            graph = self._graph_cache[key] = spec.target.copy(update={"checkpointer": checkpointer})
+        return graph
+
+    async def graph(self, graph_id: str, config: dict[str, Any]) -> Any:
+        """A graph for reading or updating a thread's state (with the checkpointer)."""
+        return await self.bridge.call(lambda: self._graph_for(self.graphs[graph_id], config, False))
+
+    def _run_config(self, run: Run) -> dict[str, Any]:
+        kwargs = run.kwargs
+        user_config = kwargs.get("config") or {}
+        assistant = self.tables.get_assistant(run.assistant_id)
+        base = (assistant.config if assistant else {}) or {}
+        configurable = {
+            **(base.get("configurable") or {}),
+            **(user_config.get("configurable") or {}),
+            "run_id": run.run_id,
+            "thread_id": run.thread_id,
+            "graph_id": run.graph_id,
+            "assistant_id": run.assistant_id,
+            "user_id": "",
+        }
+        if kwargs.get("checkpoint_id"):
+            configurable["checkpoint_id"] = kwargs["checkpoint_id"]
+        if kwargs.get("checkpoint"):
+            configurable.update(kwargs["checkpoint"])
+        metadata = {
+            **(base.get("metadata") or {}),
+            **(assistant.metadata if assistant else {}),
+            **(user_config.get("metadata") or {}),
+            **(run.metadata or {}),
+            "graph_id": run.graph_id,
+            "assistant_id": run.assistant_id,
+            "run_attempt": run.attempt,
+            "langgraph_version": langgraph.version.__version__,
+            "run_id": run.run_id,
+            "thread_id": run.thread_id,
+        }
+        config: dict[str, Any] = {
+            **{k: v for k, v in user_config.items() if k not in ("configurable", "metadata")},
+            "configurable": configurable,
+            "metadata": metadata,
+            "run_id": ids.parse_uuid(run.run_id),
+        }
+        if "recursion_limit" in base and "recursion_limit" not in config:
+            config["recursion_limit"] = base["recursion_limit"]
+        return config
+
+    async def _read_state(self, run: Run) -> dict[str, Any] | None:
+        """The thread's state after a failed or cancelled run (best effort)."""
+        try:
+            graph = await self.graph(run.graph_id, self._run_config(run))
+            return await self.bridge.call(lambda: state_summary(graph, {"configurable": {"thread_id": run.thread_id}}))
+        except Exception:  # noqa: BLE001
+            log.debug("no state for %s", run.thread_id, exc_info=True)
+            return None
+
+    # -- finishing -----------------------------------------------------------------
+
+    def _lifecycle_event(self, run: Run, status: str) -> LogEvent:
+        payload = {"run_id": run.run_id, "thread_id": run.thread_id, "status": status, "timestamp": ids.now_iso()}
+        return LogEvent(run.run_id, LIFECYCLE, LIFECYCLE, jsonenc.dumps(payload))
+
+    async def _finish(self, run: Run, status: str, *, error: dict[str, Any] | None, state: dict[str, Any] | None, rollback: bool = False, started: bool = True) -> None:
+        """Record the end of a run in one commit: its last events, its status, its thread's."""
+        events = []
+        if error is not None:
+            events.append(LogEvent(run.run_id, "error", "error", jsonenc.dumps(error)))
+        if started:
+            events.append(LogEvent(run.run_id, RUN_DONE, RUN_DONE, jsonenc.dumps({"status": RUN_DONE, "run_id": run.run_id})))
+        events.append(self._lifecycle_event(run, "rollback" if rollback else status))
+        if state is not None and not run.temporary:
+            update = {"run_id": run.run_id, "values": state["values"], "next": state["next"], "interrupts": state["interrupts"]}
+            events.append(LogEvent(run.run_id, STATE_UPDATE, STATE_UPDATE, jsonenc.dumps(update)))
+        _, events_op = self.log.prepare(run.thread_id, events)
+        now = ids.now_iso()
+        thread_busy_after = bool(self._queued.get(run.thread_id))
+
+        def settle_thread(thread: Thread) -> None:
+            has_next = bool(state and state["next"])
+            if error is not None:
+                base = "error"
+            elif has_next:
+                base = "interrupted"
+            else:
+                base = "idle"
+            thread.status = "busy" if thread_busy_after else base
+            thread.updated_at = now
+            thread.error = error
+            thread.graph_id = run.graph_id
+            thread.metadata.setdefault("graph_id", run.graph_id)
+            thread.metadata.setdefault("assistant_id", run.assistant_id)
+            if state is not None:
+                thread.values = state["values"]
+                thread.interrupts = state["interrupts"]
+
+        def settle_run(r: Run) -> None:
+            r.status = status
+            r.updated_at = now
+
+        ops = [events_op]
+        if rollback:
+            ops.append(self.tables.delete_run_op(run.run_id))
+        else:
+            ops.append(self.tables.update_run_op(run.run_id, settle_run))
+        if run.temporary:
+            ops.append(self.tables.delete_thread_op(run.thread_id))
+        else:
+            ops.append(self.tables.update_thread_op(run.thread_id, settle_thread))
+        await self.store.write(_all(*ops))
+        run.status = status
+        if rollback and self.checkpointer is not None:
+            await self.bridge.call(lambda: self.checkpointer.adelete_for_runs([run.run_id]))
+
+
+async def state_summary(graph: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """The thread's values, next nodes and pending interrupts, as plain data."""
+    snapshot = await graph.aget_state({"configurable": {"thread_id": config["configurable"]["thread_id"]}})
+    interrupts = {
+        task.id: [jsonenc.to_plain(i) for i in task.interrupts]
+        for task in snapshot.tasks
+        if task.interrupts
+    }
+    return {"values": jsonenc.to_plain(snapshot.values), "next": list(snapshot.next), "interrupts": interrupts}
+
+
+def _set_status(status: str) -> Callable[[Any], None]:
+    def change(record: Any) -> None:
+        record.status = status
+        record.updated_at = ids.now_iso()
+
+    return change
+
+
+def _all(*ops: Callable[[lmdb.Transaction], Any]) -> Callable[[lmdb.Transaction], list[Any]]:
+    """One write op doing `ops` in order, in one transaction."""
+
+    def op(txn: lmdb.Transaction) -> list[Any]:
+        return [o(txn) for o in ops]
+
+    return op

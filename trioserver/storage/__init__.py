@@ -1,0 +1,1 @@
+"""Storage: one LMDB environment holding the event log, resources and checkpoints."""

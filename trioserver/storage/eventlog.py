@@ -1,0 +1,166 @@
+"""The event log: per thread, an append-only sequence of `LogEvent`s keyed by position.
+
+Key: thread UUID (16 bytes) + milliseconds (8, big-endian) + sequence (4, big-endian),
+so key order is position order and "everything after X" is one range scan. Positions are
+assigned here, in the trio thread, before the write is queued: appends are ordered by
+construction, and stay monotonic per thread even when the clock steps back.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Callable, Iterable
+
+import lmdb
+import trio
+
+from ..ids import EventId
+from .env import Store
+from .records import LogEvent
+
+KEY_LEN = 16 + 12
+
+
+def thread_key(thread_id: str) -> bytes:
+    return uuid.UUID(thread_id).bytes
+
+
+def event_key(thread_prefix: bytes, pos: EventId) -> bytes:
+    return thread_prefix + pos.to_bytes()
+
+
+class EventLog:
+    """Appends to and reads from the `events` database, and wakes tails on commit."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db("events")
+        self._last: dict[str, EventId] = {}
+        self._wakers: dict[str, trio.Event] = {}
+        self._touched: set[str] = set()
+        store.on_commit(self._wake_touched)
+
+    # -- positions -----------------------------------------------------------------
+
+    def last_id(self, thread_id: str) -> EventId:
+        """The position of the thread's newest event (ZERO when it has none)."""
+        pos = self._last.get(thread_id)
+        if pos is None:
+            pos = self.store.read(lambda txn: self._read_last(txn, thread_id))
+            self._last[thread_id] = pos
+        return pos
+
+    def _read_last(self, txn: lmdb.Transaction, thread_id: str) -> EventId:
+        prefix = thread_key(thread_id)
+        cursor = txn.cursor(self.db)
+        upper = prefix + b"\xff" * 12
+        if cursor.set_range(upper):
+            if cursor.key() == upper:
+                return EventId.from_bytes(cursor.key()[16:])
+            found = cursor.prev()
+        else:
+            found = cursor.last()
+        if found and cursor.key()[:16] == prefix:
+            return EventId.from_bytes(cursor.key()[16:])
+        return EventId.ZERO
+
+    def _next_ids(self, thread_id: str, count: int) -> list[EventId]:
+        last = self.last_id(thread_id)
+        ms = max(int(time.time() * 1000), last.ms)
+        seq = last.seq + 1 if ms == last.ms else 0
+        ids = [EventId(ms, seq + i) for i in range(count)]
+        self._last[thread_id] = ids[-1]
+        return ids
+
+    # -- writing -------------------------------------------------------------------
+
+    def prepare(self, thread_id: str, events: Iterable[LogEvent]) -> tuple[list[EventId], Callable[[lmdb.Transaction], None]]:
+        """Assign positions to `events` and return them with the write op that stores them.
+
+        Split from `append` so a caller can commit events in the same transaction as
+        other records (a run's status together with its last events)."""
+        events = list(events)
+        ids = self._next_ids(thread_id, len(events))
+        prefix = thread_key(thread_id)
+        items = [(event_key(prefix, pos), ev.to_bytes()) for pos, ev in zip(ids, events)]
+
+        def op(txn: lmdb.Transaction) -> None:
+            cursor = txn.cursor(self.db)
+            cursor.putmulti(items, append=False)
+            self._touched.add(thread_id)
+
+        return ids, op
+
+    async def append(self, thread_id: str, events: Iterable[LogEvent]) -> list[EventId]:
+        """Append `events` and wait until they are committed (and so visible to tails)."""
+        ids, op = self.prepare(thread_id, events)
+        if ids:
+            await self.store.write(op)
+        return ids
+
+    def delete_op(self, thread_id: str, *, before: EventId | None = None) -> Callable[[lmdb.Transaction], int]:
+        """A write op deleting a thread's events (those before `before`, or all)."""
+        prefix = thread_key(thread_id)
+        stop = event_key(prefix, before) if before is not None else None
+
+        def op(txn: lmdb.Transaction) -> int:
+            cursor = txn.cursor(self.db)
+            deleted = 0
+            if not cursor.set_range(prefix):
+                return 0
+            while cursor.key()[:16] == prefix and (stop is None or cursor.key() < stop):
+                if not cursor.delete():
+                    break
+                deleted += 1
+                if not cursor.key():
+                    break
+            return deleted
+
+        if before is None:
+            self._last.pop(thread_id, None)
+        return op
+
+    # -- reading -------------------------------------------------------------------
+
+    def read_after(self, thread_id: str, after: EventId, limit: int = 512) -> list[tuple[EventId, LogEvent]]:
+        """Up to `limit` events positioned strictly after `after`, oldest first."""
+        prefix = thread_key(thread_id)
+        start = event_key(prefix, EventId(after.ms, after.seq + 1)) if after.seq < 0xFFFFFFFF else event_key(prefix, EventId(after.ms + 1, 0))
+
+        def read(txn: lmdb.Transaction) -> list[tuple[EventId, LogEvent]]:
+            out = []
+            cursor = txn.cursor(self.db)
+            if not cursor.set_range(start):
+                return out
+            for key, value in cursor:
+                if key[:16] != prefix or len(out) >= limit:
+                    break
+                out.append((EventId.from_bytes(key[16:]), LogEvent.from_bytes(value)))
+            return out
+
+        return self.store.read(read)
+
+    def first_id(self, thread_id: str) -> EventId | None:
+        got = self.read_after(thread_id, EventId.ZERO, limit=1)
+        return got[0][0] if got else None
+
+    # -- waking --------------------------------------------------------------------
+
+    def waiter(self, thread_id: str) -> trio.Event:
+        """An event set at the next commit that touches this thread's log.
+        Take it *before* reading, so an append between the read and the wait is not missed."""
+        event = self._wakers.get(thread_id)
+        if event is None:
+            event = self._wakers[thread_id] = trio.Event()
+        return event
+
+    def wake(self, thread_id: str) -> None:
+        event = self._wakers.pop(thread_id, None)
+        if event is not None:
+            event.set()
+
+    def _wake_touched(self) -> None:
+        touched, self._touched = self._touched, set()
+        for thread_id in touched:
+            self.wake(thread_id)

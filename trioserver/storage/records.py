@@ -1,0 +1,110 @@
+"""What the store keeps: attrs records, turned into plain data by cattrs and into bytes by cbor2.
+
+JSON exists only at the HTTP edge; these records never see it, except where a payload
+is kept as the JSON bytes it will be sent as (see `LogEvent`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import cattrs
+import cbor2
+
+converter = cattrs.Converter()
+
+
+@attrs.define
+class Assistant:
+    assistant_id: str
+    graph_id: str
+    name: str
+    created_at: str
+    updated_at: str
+    version: int = 1
+    config: dict[str, Any] = attrs.field(factory=dict)
+    context: dict[str, Any] = attrs.field(factory=dict)
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    description: str | None = None
+
+
+@attrs.define
+class AssistantVersion:
+    assistant_id: str
+    graph_id: str
+    name: str
+    version: int
+    created_at: str
+    config: dict[str, Any] = attrs.field(factory=dict)
+    context: dict[str, Any] = attrs.field(factory=dict)
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    description: str | None = None
+
+
+@attrs.define
+class Thread:
+    thread_id: str
+    created_at: str
+    updated_at: str
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    status: str = "idle"  # idle | busy | interrupted | error
+    config: dict[str, Any] = attrs.field(factory=dict)
+    values: Any = None
+    interrupts: dict[str, Any] = attrs.field(factory=dict)
+    error: Any = None
+    graph_id: str | None = None
+    temporary: bool = False
+
+
+@attrs.define
+class Run:
+    run_id: str
+    thread_id: str
+    assistant_id: str
+    graph_id: str
+    created_at: str
+    updated_at: str
+    status: str = "pending"  # pending | running | success | error | interrupted | timeout
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    kwargs: dict[str, Any] = attrs.field(factory=dict)
+    multitask_strategy: str = "reject"
+    stream_mode: list[str] = attrs.field(factory=lambda: ["values"])
+    stream_subgraphs: bool = False
+    temporary: bool = False
+    # Position of the log just before this run was created: its events all come after.
+    log_start: str | None = None
+    attempt: int = 1
+
+
+def encode(record: Any) -> bytes:
+    return cbor2.dumps(converter.unstructure(record))
+
+
+def decode(raw: bytes, cls: type) -> Any:
+    return converter.structure(cbor2.loads(raw), cls)
+
+
+@attrs.frozen
+class LogEvent:
+    """One entry of a thread's event log: what a run produced, not SSE text.
+
+    `data` holds the payload's JSON bytes: it is encoded once when the run produces it
+    and sent as-is to every subscriber of every protocol that speaks JSON.
+    `mode` is the stream mode that produced it (for filtering); `event` is the name
+    streams send (`updates|node_2:<task id>` for a subgraph's update).
+    """
+
+    run_id: str
+    event: str
+    mode: str
+    data: bytes
+
+    # Hot path: a tuple, not cattrs.
+    def to_bytes(self) -> bytes:
+        return cbor2.dumps((self.run_id, self.event, self.mode, self.data))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "LogEvent":
+        run_id, event, mode, data = cbor2.loads(raw)
+        return cls(run_id, event, mode, data)

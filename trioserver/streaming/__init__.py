@@ -1,0 +1,1 @@
+"""Streaming: tailing the event log and rendering it as server-sent events."""

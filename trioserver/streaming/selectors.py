@@ -1,0 +1,55 @@
+"""Which log events a stream sends, under which names, and when it ends."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import orjson
+
+from ..runtime.executor import CONTROL_MODES, LIFECYCLE, RUN_DONE, STATE_UPDATE
+from ..storage.records import LogEvent
+from .sse import Selector
+
+ALWAYS = frozenset({"metadata", "error"})
+THREAD_STREAM_MODES = frozenset({"run_modes", "lifecycle", "state_update"})
+
+
+def is_run_end(event: LogEvent) -> bool:
+    """The lifecycle record that closes a run (every run, started or not, gets one)."""
+    return event.mode == LIFECYCLE and orjson.loads(event.data)["status"] != "running"
+
+
+def run_selector(run_id: str, modes: Iterable[str] | None) -> Selector:
+    """A run's own events (all of them, or those of `modes`); ends with the run."""
+    wanted = None if modes is None else frozenset(modes) | ALWAYS
+
+    def select(event: LogEvent) -> tuple[str | None, bool]:
+        if event.run_id != run_id:
+            return None, False
+        if event.mode in CONTROL_MODES:
+            return None, is_run_end(event)
+        if wanted is not None and event.mode not in wanted:
+            return None, False
+        return event.event, False
+
+    return select
+
+
+def thread_selector(modes: Iterable[str]) -> Selector:
+    """Every run on the thread, for `GET /threads/{id}/stream`; never ends by itself."""
+    modes = frozenset(modes)
+    run_modes = "run_modes" in modes
+    lifecycle = "lifecycle" in modes
+    state_update = "state_update" in modes
+
+    def select(event: LogEvent) -> tuple[str | None, bool]:
+        mode = event.mode
+        if mode == RUN_DONE:
+            return ("metadata" if run_modes else None), False
+        if mode == LIFECYCLE:
+            return ("lifecycle" if lifecycle else None), False
+        if mode == STATE_UPDATE:
+            return ("state_update" if state_update else None), False
+        return (event.event if run_modes else None), False
+
+    return select

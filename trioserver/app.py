@@ -8,13 +8,13 @@ from typing import Any, AsyncIterator
 
 import attrs
 import trio
-from quart import Response
+from quart import Response, request
 from quart_trio import QuartTrio
 from quart_trio.asgi import TrioASGIHTTPConnection
 from werkzeug.exceptions import HTTPException
 
 from . import ids, jsonenc
-from .api import assistants, meta, runs, threads
+from .api import assistants, meta, runs, state, threads
 from .api.common import Services
 from .errors import ServerError
 from .runtime.bridge import AsyncioBridge
@@ -57,7 +57,7 @@ def create_app(graphs: dict[str, GraphSpec], settings: Settings) -> QuartTrio:
     app.config["RESPONSE_TIMEOUT"] = None  # STACK.md 1: never cut streams at 60 s
     app.config["BODY_TIMEOUT"] = 60
     app.asgi_http_class = ClosingHTTPConnection
-    for module in (meta, assistants, threads, runs):
+    for module in (meta, assistants, threads, state, runs):
         module.register(app)
 
     @app.errorhandler(ServerError)
@@ -66,7 +66,30 @@ def create_app(graphs: dict[str, GraphSpec], settings: Settings) -> QuartTrio:
 
     @app.errorhandler(HTTPException)
     async def http_error(exc: HTTPException) -> Response:
-        return _error(exc.code or 500, exc.description or exc.name)
+        response = _error(exc.code or 500, exc.name)
+        valid = getattr(exc, "valid_methods", None)
+        if valid:
+            response.headers["Allow"] = ", ".join(sorted(valid))
+        return response
+
+    @app.after_request
+    async def cors(response: Response) -> Response:
+        # Browser chat UIs talk to the server directly: allow any origin, as the reference.
+        response.headers.add("Vary", "Origin")
+        if request.headers.get("Origin"):
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            response.headers["Access-Control-Expose-Headers"] = "x-pagination-total, x-pagination-next, content-location"
+        return response
+
+    @app.before_request
+    async def preflight() -> Response | None:
+        if request.method != "OPTIONS":
+            return None
+        response = Response(b"OK", status=200, content_type="text/plain")
+        response.headers["Access-Control-Allow-Methods"] = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+        response.headers["Access-Control-Allow-Headers"] = request.headers.get("Access-Control-Request-Headers", "*")
+        response.headers["Access-Control-Max-Age"] = "600"
+        return response
 
     @app.errorhandler(Exception)
     async def unexpected(exc: Exception) -> Response:
@@ -113,8 +136,8 @@ async def open_services(graphs: dict[str, GraphSpec], settings: Settings) -> Asy
 
 async def ensure_default_assistants(store: Store, tables: Tables, graphs: dict[str, GraphSpec]) -> None:
     """Each graph gets an assistant with the reference's deterministic id, named after the graph."""
-    now = ids.now_iso()
     for graph_id, spec in graphs.items():
+        now = ids.now_iso()  # one each: searches list them newest first, like the reference
         assistant_id = ids.graph_assistant_id(graph_id)
         if tables.get_assistant(assistant_id) is not None:
             continue

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from quart import Quart
+from quart import Quart, request
 
 from .. import ids
 from ..errors import Conflict, Invalid, NotFound
 from ..storage.records import Assistant
-from .common import assistant_json, body_object, field, json_response, query_int, require_uuid, services
+from .common import assistant_json, body_object, field, json_response, limit_offset, paginated, require_uuid, services
 
 
 def get_assistant_or_404(assistant_id: str) -> Assistant:
@@ -30,7 +30,7 @@ def register(app: Quart) -> None:
         if graph_id is None:
             raise Invalid("graph_id is required")
         if graph_id not in svc.graphs:
-            raise NotFound(f"Graph {graph_id} not found")
+            raise NotFound(f"Graph '{graph_id}' not found. Expected one of: {sorted(svc.graphs)}")
         assistant_id = field(body, "assistant_id", str, None)
         assistant_id = require_uuid(assistant_id, "assistant_id") if assistant_id else ids.new_id()
         if_exists = field(body, "if_exists", str, "raise", choices=("raise", "do_nothing"))
@@ -40,14 +40,16 @@ def register(app: Quart) -> None:
                 return json_response(assistant_json(existing))
             raise Conflict(f"Assistant {assistant_id} already exists")
         now = ids.now_iso()
+        config = field(body, "config", dict, {})
         assistant = Assistant(
             assistant_id=assistant_id,
             graph_id=graph_id,
             name=field(body, "name", str, "Untitled"),
             created_at=now,
             updated_at=now,
-            config=field(body, "config", dict, {}),
-            context=field(body, "context", dict, {}),
+            config=config,
+            # As the reference: without a context, the configurable is the context.
+            context=field(body, "context", dict, None) or dict(config.get("configurable") or {}),
             metadata=field(body, "metadata", dict, {}),
             description=field(body, "description", str, None),
         )
@@ -92,8 +94,7 @@ def register(app: Quart) -> None:
         graph_id = field(body, "graph_id", str, None)
         metadata = field(body, "metadata", dict, None)
         name = field(body, "name", str, None)
-        limit = field(body, "limit", int, 10)
-        offset = field(body, "offset", int, 0)
+        limit, offset = limit_offset(body)
         sort_by = field(body, "sort_by", str, "created_at", choices=("assistant_id", "graph_id", "name", "created_at", "updated_at"))
         sort_order = field(body, "sort_order", str, "desc", choices=("asc", "desc"))
         found = svc.tables.all_assistants()
@@ -104,7 +105,7 @@ def register(app: Quart) -> None:
         if name:
             found = [a for a in found if name.lower() in a.name.lower()]
         found.sort(key=lambda a: (getattr(a, sort_by), a.assistant_id), reverse=sort_order == "desc")
-        return json_response([assistant_json(a) for a in found[offset : offset + limit]])
+        return paginated(found, limit, offset, assistant_json)
 
     @app.post("/assistants/count")
     async def count_assistants():
@@ -148,8 +149,9 @@ def register(app: Quart) -> None:
         assistant = get_assistant_or_404(assistant_id)
         spec = svc.graphs[assistant.graph_id]
         graph = await spec.build({"configurable": {}})
-        xray = query_int("xray", 0)
-        drawable = graph.get_graph(xray=xray or False)
+        xray_arg = (request.args.get("xray") or "false").lower()
+        xray: bool | int = int(xray_arg) if xray_arg.isdigit() else xray_arg in ("true", "1", "yes")
+        drawable = graph.get_graph(xray=xray)
         return json_response(drawable.to_json())
 
     @app.get("/assistants/<assistant_id>/schemas")

@@ -10,7 +10,7 @@ import trio
 from quart import Response, current_app, request
 
 from .. import ids, jsonenc
-from ..errors import BadRequest, Invalid, NotFound
+from ..errors import Invalid, NotFound
 from ..storage.records import Assistant, Run, Thread, converter
 
 
@@ -42,12 +42,12 @@ async def body_json(*, default: Any = attrs.NOTHING) -> Any:
     raw = await request.get_data(cache=False)
     if not raw or not raw.strip():
         if default is attrs.NOTHING:
-            raise Invalid("Request body is required")
+            raise Invalid("Invalid JSON in request body")
         return default
     try:
         return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise Invalid(f"Invalid JSON body: {exc}") from None
+    except orjson.JSONDecodeError:
+        raise Invalid("Invalid JSON in request body") from None
 
 
 async def body_object(*, default: Any = attrs.NOTHING) -> dict[str, Any]:
@@ -55,14 +55,18 @@ async def body_object(*, default: Any = attrs.NOTHING) -> dict[str, Any]:
     if body is None and default is not attrs.NOTHING:
         return default
     if not isinstance(body, dict):
-        raise Invalid("Request body must be a JSON object")
+        raise Invalid(f'{orjson.dumps(body).decode()} is not of type "object"')
     return body
 
 
+_ID_NAMES = {"thread_id": "thread ID", "run_id": "run ID", "assistant_id": "assistant ID", "checkpoint_id": "checkpoint ID"}
+
+
 def require_uuid(value: str, what: str) -> str:
+    """`value` as a canonical UUID string, or a 422 naming what it should have been."""
     parsed = ids.parse_uuid(value)
     if parsed is None:
-        raise Invalid(f"Invalid {what}: must be a UUID")
+        raise Invalid(f"Invalid {_ID_NAMES.get(what, what)}: must be a UUID")
     return str(parsed)
 
 
@@ -72,10 +76,28 @@ def field(body: dict[str, Any], name: str, types: type | tuple[type, ...], defau
     if value is None:
         return default
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in _tuple(types)):
-        raise Invalid(f"{name}: expected {_type_names(types)}")
+        raise Invalid(f'{_show(value)} is not of type "{_type_names(types)}"\n\nOn instance["{name}"]')
     if choices is not None and value not in choices:
-        raise Invalid(f"{name}: must be one of {sorted(choices)}")
+        options = ", ".join(f'"{c}"' for c in choices)
+        raise Invalid(f'{_show(value)} is not one of {options}\n\nOn instance["{name}"]')
     return value
+
+
+def _show(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+def limit_offset(body: dict[str, Any], default_limit: int = 10) -> tuple[int, int]:
+    """`limit` (1 to 1000, as the reference) and `offset` (0 or more) of a search body."""
+    limit = field(body, "limit", int, default_limit)
+    offset = field(body, "offset", int, 0)
+    if limit < 1:
+        raise Invalid(f'{limit} is less than the minimum of 1\n\nOn instance["limit"]')
+    if limit > 1000:
+        raise Invalid(f'{limit} is greater than the maximum of 1000\n\nOn instance["limit"]')
+    if offset < 0:
+        raise Invalid(f'{offset} is less than the minimum of 0\n\nOn instance["offset"]')
+    return limit, offset
 
 
 def _tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -113,6 +135,18 @@ def query_list(*names: str) -> list[str]:
     return out
 
 
+def paginated(items: list[Any], limit: int, offset: int, render) -> Response:
+    """A page of `items` with the reference's pagination headers: `X-Pagination-Total` is
+    offset + page size + 1 when more exist (so clients know to ask again), and
+    `X-Pagination-Next` the next offset, only when more exist."""
+    page = items[offset : offset + limit]
+    more = len(items) > offset + limit
+    headers = {"X-Pagination-Total": str(offset + len(page) + (1 if more else 0))}
+    if more:
+        headers["X-Pagination-Next"] = str(offset + limit)
+    return json_response([render(item) for item in page], headers=headers)
+
+
 # -- resources as the API shows them ---------------------------------------------------
 
 
@@ -146,7 +180,7 @@ def get_thread_or_404(thread_id: str) -> Thread:
     thread_id = require_uuid(thread_id, "thread_id")
     thread = services().tables.get_thread(thread_id)
     if thread is None or thread.temporary:
-        raise NotFound(f"Thread {thread_id} not found")
+        raise NotFound(f"Thread with ID {thread_id} not found")
     return thread
 
 
@@ -155,7 +189,7 @@ def get_run_or_404(thread_id: str, run_id: str) -> Run:
     run_id = require_uuid(run_id, "run_id")
     run = services().tables.get_run(run_id)
     if run is None or run.thread_id != thread_id:
-        raise NotFound(f"Run {run_id} not found")
+        raise NotFound("Run not found")
     return run
 
 
@@ -175,14 +209,19 @@ def sse_response(body: AsyncIterator[bytes], headers: dict[str, str] | None = No
 
 
 def last_event_id() -> ids.EventId | None:
-    """The `Last-Event-ID` header: None when absent; ZERO for `-` or `-1` (replay all)."""
+    """The `Last-Event-ID` header: None when absent; ZERO for `-` or `-1` (replay all).
+
+    Accepts the Redis stream id shapes the reference accepts: `-`, `<ms>`, `<ms>-<seq>`,
+    `<ms>-*` (the last two mean "after everything in that millisecond")."""
     value = request.headers.get("Last-Event-ID")
     if value is None or value.strip() == "":
         return None
     value = value.strip()
-    if value in ("-", "-1", "0"):
+    if value in ("-", "-1"):
         return ids.EventId.ZERO
     try:
+        if value.endswith("-*"):
+            return ids.EventId(ids.EventId.parse(value[:-2]).ms, 0xFFFFFFFF)
         return ids.EventId.parse(value)
     except ValueError:
-        raise BadRequest(f"Invalid Last-Event-ID {value!r}: must be a valid Redis stream ID (<ms>-<seq>) or '-'") from None
+        raise Invalid("Invalid last-event-id: must be a valid Redis stream ID") from None

@@ -12,7 +12,7 @@ from .common import json_response
 def register(app: Quart) -> None:
     @app.get("/ok")
     async def ok():
-        return json_response({"ok": True})
+        return json_response({"ok": True, "services": {}})
 
     @app.get("/info")
     async def info():
@@ -21,7 +21,6 @@ def register(app: Quart) -> None:
                 "version": __version__,
                 "langgraph_py_version": langgraph.version.__version__,
                 "flags": {"assistants": True, "crons": False, "langsmith": False, "langsmith_tracing_replicas": False},
-                "host": {"kind": "trioserver", "project_id": None, "host_revision_id": None, "revision_id": None, "tenant_id": None},
-                "metadata": {},
+                "host": {"kind": "self-hosted", "project_id": None, "host_revision_id": None, "revision_id": None, "tenant_id": None},
             }
         )

@@ -10,7 +10,7 @@ import trio
 from quart import Quart, Response, request
 
 from .. import ids, jsonenc
-from ..errors import BadRequest, Conflict, Invalid, NotFound
+from ..errors import BadRequest, Invalid, NotFound
 from ..ids import EventId
 from ..runtime.chunks import STREAM_MODES
 from ..storage.records import LogEvent, Run, Thread
@@ -44,8 +44,10 @@ RUN_KWARGS = (
 def resolve_assistant(assistant_id: Any) -> tuple[str, str]:
     """(assistant id, graph id) for a graph id or an assistant UUID."""
     svc = services()
+    if assistant_id is None:
+        raise Invalid('"assistant_id" is a required property')
     if not isinstance(assistant_id, str) or not assistant_id:
-        raise Invalid("assistant_id: expected a string")
+        raise Invalid(f'{orjson.dumps(assistant_id).decode()} is not of type "string"\n\nOn instance["assistant_id"]')
     if assistant_id in svc.graphs:
         return ids.graph_assistant_id(assistant_id), assistant_id
     if ids.parse_uuid(assistant_id) is None:
@@ -65,11 +67,15 @@ def parse_stream_mode(value: Any) -> list[str]:
     modes = value if isinstance(value, list) else [value]
     for mode in modes:
         if not isinstance(mode, str) or mode not in STREAM_MODES:
-            raise Invalid(f"stream_mode: invalid mode {mode!r}; expected one of {sorted(STREAM_MODES)}")
+            shown = orjson.dumps(value).decode()
+            raise Invalid(
+                f"{shown} is not valid under any of the schemas listed in the 'anyOf' keyword\n\n"
+                f'On instance["stream_mode"]: expected one or a list of {", ".join(sorted(STREAM_MODES))}'
+            )
     return list(dict.fromkeys(modes))
 
 
-async def create_run(thread_id: str | None, body: dict[str, Any], *, background: bool = False) -> Run:
+async def create_run(thread_id: str | None, body: dict[str, Any]) -> Run:
     """Validate a run request and hand the run to the executor. Nothing is stored on a rejection."""
     svc = services()
     assistant_id, graph_id = resolve_assistant(body.get("assistant_id"))
@@ -96,17 +102,26 @@ async def create_run(thread_id: str | None, body: dict[str, Any], *, background:
 
     extra_ops = []
     now = ids.now_iso()
+    thread_metadata: dict[str, Any] = {}
     if thread_id is None:
         thread_id = ids.new_id()
         extra_ops.append(svc.tables.put_thread_op(Thread(thread_id, now, now, temporary=temporary, graph_id=graph_id)))
     else:
-        thread_id = require_uuid(thread_id, "thread_id")
+        parsed = ids.parse_uuid(thread_id)
+        if parsed is None:
+            raise BadRequest("badly formed hexadecimal UUID string")
+        thread_id = str(parsed)
         thread = svc.tables.get_thread(thread_id)
         if thread is None or thread.temporary:
             if if_not_exists != "create":
-                raise NotFound(f"Thread {thread_id} not found")
-            metadata = {"graph_id": graph_id, "assistant_id": assistant_id}
-            extra_ops.append(svc.tables.put_thread_op(Thread(thread_id, now, now, metadata=metadata, graph_id=graph_id)))
+                raise NotFound("Thread or assistant not found.")
+            thread_metadata = {"graph_id": graph_id, "assistant_id": assistant_id}
+            extra_ops.append(svc.tables.put_thread_op(Thread(thread_id, now, now, metadata=thread_metadata, graph_id=graph_id)))
+        else:
+            thread_metadata = thread.metadata
+    # As the reference: the run's metadata is the assistant's, the thread's, then the request's.
+    assistant = svc.tables.get_assistant(assistant_id)
+    metadata = {**(assistant.metadata if assistant else {}), **thread_metadata, **(body.get("metadata") or {})}
     kwargs = {name: body.get(name) for name in RUN_KWARGS}
     kwargs["stream_mode"] = stream_mode
     kwargs["subgraphs"] = subgraphs
@@ -120,7 +135,7 @@ async def create_run(thread_id: str | None, body: dict[str, Any], *, background:
         graph_id=graph_id,
         created_at=now,
         updated_at=now,
-        metadata=body.get("metadata") or {},
+        metadata=metadata,
         kwargs=kwargs,
         multitask_strategy=multitask,
         stream_mode=stream_mode,
@@ -192,17 +207,16 @@ class RunResult:
         if event.mode == "error":
             self.latest = b'{"__error__":' + event.data + b"}"
             self.errored = True
-        elif event.event in ("values", "updates") and b'"__interrupt__"' in event.data:
-            self.interrupts.extend(orjson.loads(event.data).get("__interrupt__") or [])
         elif event.event == "values":
             self.latest = event.data
+        elif event.event == "updates" and b'"__interrupt__"' in event.data:
+            self.interrupts = orjson.loads(event.data).get("__interrupt__") or []
 
     def body(self, fallback) -> bytes:
-        if self.interrupts and not self.errored:
+        """The last values; with the interrupts when the run was not asked for `values`."""
+        if self.interrupts and not self.errored and (self.latest is None or b'"__interrupt__"' not in self.latest):
             values = orjson.loads(self.latest) if self.latest else fallback()
-            if not isinstance(values, dict):
-                values = {}
-            return jsonenc.dumps({**values, "__interrupt__": self.interrupts})
+            return jsonenc.dumps({**(values if isinstance(values, dict) else {}), "__interrupt__": self.interrupts})
         if self.latest is not None:
             return self.latest
         return jsonenc.dumps(fallback())
@@ -217,7 +231,7 @@ async def _cancel_abandoned(svc: Services, run: Run, cancel_on_disconnect: bool)
     """The client left before the run ended: with `on_disconnect="cancel"`, so does the run."""
     if cancel_on_disconnect and not svc.shutdown.is_set():
         with trio.CancelScope(shield=True), trio.move_on_after(5):
-            await svc.executor.cancel(run.thread_id, run.run_id, action="interrupt")
+            await svc.executor.cancel(run.thread_id, run.run_id, action="interrupt", reason="client disconnected from the run stream (on_disconnect=cancel)")
 
 
 def register(app: Quart) -> None:
@@ -277,10 +291,9 @@ def register(app: Quart) -> None:
     async def delete_run(thread_id: str, run_id: str):
         run = get_run_or_404(thread_id, run_id)
         svc = services()
-        if run.status in ("pending", "running"):
-            raise Conflict("Cannot delete a run that is pending or running; cancel it first.")
+        await svc.executor.cancel(run.thread_id, run.run_id, action="interrupt", wait=True)
         await svc.store.write(svc.tables.delete_run_op(run.run_id))
-        return json_response(None, status=204)
+        return Response(b"", status=204)
 
     @app.get("/threads/<thread_id>/runs/<run_id>/join")
     async def join_run(thread_id: str, run_id: str):
@@ -305,12 +318,12 @@ def register(app: Quart) -> None:
         if action not in ("interrupt", "rollback"):
             raise Invalid("action: must be 'interrupt' or 'rollback'")
         wait = query_bool("wait")
-        if run.status not in ("pending", "running"):
-            raise Conflict(f"Run {run.run_id} is not pending or running (status: {run.status})")
-        await services().executor.cancel(run.thread_id, run.run_id, action=action, wait=wait)
+        if not await services().executor.cancel(run.thread_id, run.run_id, action=action, wait=wait):
+            raise NotFound("No runs found to cancel.")
         if wait:
-            return json_response(None, status=204)
-        return json_response(None, status=202)
+            base = f"/threads/{run.thread_id}/runs/{run.run_id}"
+            return json_response({}, headers={"Location": f"{base}/join", "Content-Location": base})
+        return Response(b"", status=202)
 
     @app.post("/runs/cancel")
     async def cancel_runs():
@@ -323,16 +336,21 @@ def register(app: Quart) -> None:
             for run in svc.tables.all_runs():
                 if run.status in ("pending", "running") and (status == "all" or run.status == status):
                     targets.append((run.thread_id, run.run_id))
-        else:
+        elif body.get("thread_id") is not None:
             thread_id = require_uuid(field(body, "thread_id", str, ""), "thread_id")
             run_ids = field(body, "run_ids", list, None)
             if run_ids is None:
                 run_ids = svc.executor.active_run_ids(thread_id)
             for run_id in run_ids:
                 targets.append((thread_id, require_uuid(run_id, "run_id")))
+        else:
+            raise Invalid(f"{orjson.dumps(body).decode()} is not valid under any of the schemas listed in the 'oneOf' keyword")
+        cancelled = 0
         for thread_id, run_id in targets:
-            await svc.executor.cancel(thread_id, run_id, action=action)
-        return json_response(None, status=204)
+            cancelled += await svc.executor.cancel(thread_id, run_id, action=action)
+        if not cancelled:
+            raise NotFound("No runs found to cancel.")
+        return Response(b"", status=204)
 
 
 def _stream_new_run(run: Run, body: dict[str, Any]):

@@ -18,6 +18,8 @@ from .common import (
     get_thread_or_404,
     json_response,
     last_event_id,
+    limit_offset,
+    paginated,
     query_list,
     require_uuid,
     services,
@@ -97,12 +99,9 @@ def register(app: Quart) -> None:
         values = field(body, "values", dict, None)
         status = field(body, "status", str, None, choices=("idle", "busy", "interrupted", "error"))
         wanted_ids = field(body, "ids", list, None)
-        limit = field(body, "limit", int, 10)
-        offset = field(body, "offset", int, 0)
+        limit, offset = limit_offset(body)
         sort_by = field(body, "sort_by", str, "created_at", choices=SORT_KEYS)
         sort_order = field(body, "sort_order", str, "desc", choices=("asc", "desc"))
-        if limit < 0 or offset < 0:
-            raise Invalid("limit and offset must not be negative")
         threads = [t for t in svc.tables.all_threads() if not t.temporary]
         if wanted_ids is not None:
             wanted = {str(ids.parse_uuid(i)) for i in wanted_ids}
@@ -115,11 +114,13 @@ def register(app: Quart) -> None:
             threads = [t for t in threads if t.status == status]
         key = "updated_at" if sort_by == "state_updated_at" else sort_by
         threads.sort(key=lambda t: (getattr(t, key), t.thread_id), reverse=sort_order == "desc")
-        page = [thread_json(t) for t in threads[offset : offset + limit]]
         select = field(body, "select", list, None)
-        if select:
-            page = [{k: v for k, v in t.items() if k in select} for t in page]
-        return json_response(page)
+
+        def render(thread: Thread) -> dict[str, Any]:
+            data = thread_json(thread)
+            return {k: v for k, v in data.items() if k in select} if select else data
+
+        return paginated(threads, limit, offset, render)
 
     @app.post("/threads/count")
     async def count_threads():
@@ -141,7 +142,7 @@ def register(app: Quart) -> None:
         modes = query_list("stream_mode", "stream_modes") or ["run_modes"]
         for mode in modes:
             if mode not in THREAD_STREAM_MODES:
-                raise Invalid(f"stream_mode: invalid mode {mode!r}; expected one of {sorted(THREAD_STREAM_MODES)}")
+                raise Invalid(f"Invalid stream mode: {mode}")
         after = last_event_id()
         if after is None:
             after = svc.log.last_id(thread.thread_id)  # live from now, as the reference

@@ -30,14 +30,11 @@ STREAM_MODES = frozenset(
 
 
 def graph_stream_modes(stream_mode: list[str]) -> list[str]:
-    """What to ask the graph for to serve `stream_mode`.
-
-    `updates` is always asked for: an interrupt shows up there, and the client must see
-    it even when it asked only for `values`."""
+    """What to ask the graph for to serve `stream_mode`. (Since langgraph 1.0.4 an
+    interrupt shows up in `values` too, so nothing needs adding for it.)"""
     modes = set(stream_mode) - {"events", "messages-tuple"}
     if "messages-tuple" in stream_mode:
         modes.add("messages")
-    modes.add("updates")
     return sorted(modes)
 
 
@@ -85,9 +82,6 @@ class ChunkEncoder:
                 self._message(ns, chunk)
         elif mode in self.stream_mode:
             self._out(mode, mode, ns, chunk)
-        elif mode == "updates" and isinstance(chunk, dict) and chunk.get("__interrupt__"):
-            # Not asked for `updates`: the interrupt still reaches the client, as `values`.
-            self._out("values", "values", ns, chunk)
 
     def _message(self, ns: tuple[str, ...] | None, chunk: Any) -> None:
         msg_, meta = chunk

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import math
+import uuid
 from typing import Any, Callable
 
 import attrs
@@ -18,13 +19,14 @@ import lmdb
 import trio
 
 from .. import ids, jsonenc
-from ..errors import Conflict, NotFound
+from ..errors import BadRequest, Conflict
 from ..storage.eventlog import EventLog
 from ..storage.records import LogEvent, Run, Thread
 from ..storage.tables import Tables
 from .bridge import AsyncioBridge
 from .chunks import ChunkEncoder, graph_stream_modes, to_command
 from .graphs import GraphSpec
+from .state import EMPTY_STATE, read_history, read_state, thread_interrupts, update_state
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ class ActiveRun:
     run: Run
     scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     cancel_action: str | None = None  # "interrupt" | "rollback" when cancelled by request
+    cancel_reason: str = ""
 
 
 class RunExecutor:
@@ -77,7 +80,7 @@ class RunExecutor:
         for run in runs:
             if run.status == "running":
                 error = {"error": "RuntimeError", "message": "The server stopped while this run was running."}
-                await self._finish(run, "error", error=error, state=None)
+                await self._finish(run, "error", error=error)
             elif run.status == "pending":
                 self._queued.setdefault(run.thread_id, []).append(run.run_id)
         for thread_id in list(self._queued):
@@ -112,7 +115,7 @@ class RunExecutor:
                 raise Conflict("Thread is already running a task. Wait for it to finish or choose a different multitask strategy.")
             if strategy in ("interrupt", "rollback"):
                 for other in self.active_run_ids(thread_id):
-                    await self.cancel(thread_id, other, action=strategy)
+                    await self.cancel(thread_id, other, action=strategy, reason=f"superseded by run {run.run_id} (multitask_strategy={strategy})")
         run.log_start = str(self.log.last_id(thread_id))
         self._finished[run.run_id] = trio.Event()
 
@@ -146,11 +149,15 @@ class RunExecutor:
 
     # -- cancelling ----------------------------------------------------------------
 
-    async def cancel(self, thread_id: str, run_id: str, *, action: str = "interrupt", wait: bool = False) -> bool:
-        """Cancel a pending or running run. Returns False when it had already ended."""
+    async def cancel(self, thread_id: str, run_id: str, *, action: str = "interrupt", wait: bool = False, reason: str | None = None) -> bool:
+        """Cancel a pending or running run. Returns False when it had already ended.
+
+        `interrupt` keeps what the run did so far; `rollback` deletes the run and its checkpoints."""
+        reason = reason or f"{action} requested via POST /threads/{{thread_id}}/runs/{{run_id}}/cancel"
         active = self._active.get(thread_id)
         if active is not None and active.run.run_id == run_id:
             active.cancel_action = action
+            active.cancel_reason = reason
             active.scope.cancel()
             if wait:
                 await self.wait_finished(run_id)
@@ -160,7 +167,7 @@ class RunExecutor:
             queue.remove(run_id)
             run = self.tables.get_run(run_id)
             if run is not None:
-                await self._finish(run, "interrupted", error=None, state=None, rollback=action == "rollback", started=False)
+                await self._finish(run, "interrupted", cancelled=_cancel_error(action, reason), rollback=action == "rollback", started=False)
             return True
         return False
 
@@ -170,6 +177,66 @@ class RunExecutor:
         self.log.wake(thread_id)
         if self.checkpointer is not None:
             await self.bridge.call(lambda: self.checkpointer.adelete_thread(thread_id))
+
+    # -- thread state --------------------------------------------------------------
+
+    def _thread_graph_id(self, thread: Thread) -> str | None:
+        graph_id = thread.graph_id or thread.metadata.get("graph_id")
+        return graph_id if graph_id in self.graphs else None
+
+    async def _state_graph(self, thread: Thread) -> Any:
+        graph_id = self._thread_graph_id(thread)
+        if graph_id is None:
+            raise BadRequest(
+                f"Thread '{thread.thread_id}' has no assigned graph ID. This usually occurs when no runs have been made on this "
+                "particular thread. This operation requires a graph ID. Please ensure a run has been made for the thread or "
+                "manually update the thread metadata (by setting the 'graph_id' field) before running this operation."
+            )
+        return await self.graph(graph_id, {"configurable": {"thread_id": thread.thread_id, **thread.config.get("configurable", {})}})
+
+    async def get_state(self, thread: Thread, checkpoint: dict[str, Any] | None = None, *, subgraphs: bool = False) -> dict[str, Any]:
+        if self._thread_graph_id(thread) is None:
+            return dict(EMPTY_STATE)
+        graph = await self._state_graph(thread)
+        return await self.bridge.call(lambda: read_state(graph, thread.thread_id, checkpoint, subgraphs=subgraphs))
+
+    async def get_history(self, thread: Thread, *, limit: int, before: dict[str, Any] | None, metadata: dict[str, Any] | None, checkpoint: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        if self._thread_graph_id(thread) is None:
+            return []
+        graph = await self._state_graph(thread)
+        return await self.bridge.call(lambda: read_history(graph, thread.thread_id, limit=limit, before=before, metadata=metadata, checkpoint=checkpoint))
+
+    async def update_state(self, thread: Thread, values: Any, *, as_node: str | None, checkpoint: dict[str, Any] | None) -> dict[str, Any]:
+        """`POST /threads/{id}/state`: a new checkpoint, the thread's values and status, a `state_update` event."""
+        if self.is_busy(thread.thread_id):
+            raise Conflict(f"Thread {thread.thread_id} has in-flight runs: {self.active_run_ids(thread.thread_id)}")
+        graph = await self._state_graph(thread)
+        if as_node is not None and as_node not in graph.nodes:
+            raise BadRequest(f"Node {as_node} does not exist")
+        try:
+            configurable, state = await self.bridge.call(lambda: update_state(graph, thread.thread_id, values, as_node=as_node, checkpoint=checkpoint))
+        except (ValueError, KeyError, TypeError) as exc:  # the graph refused the update
+            raise BadRequest(f"{type(exc).__name__}: {exc}") from None
+        _, events_op = self.log.prepare(thread.thread_id, [state_update_event(thread.thread_id, state)])
+
+        def settle(t: Thread) -> None:
+            t.values = state["values"]
+            t.interrupts = thread_interrupts(state)
+            t.status = "interrupted" if state["next"] else "idle"
+            t.updated_at = ids.now_iso()
+
+        await self.store.write(_all(self.tables.update_thread_op(thread.thread_id, settle), events_op))
+        return {"checkpoint": configurable, "configurable": configurable, "checkpoint_id": configurable.get("checkpoint_id")}
+
+    async def copy_thread(self, thread: Thread) -> Thread:
+        """A new thread with the same metadata and checkpoints (not the event log: that is history of runs)."""
+        now = ids.now_iso()
+        copy = Thread(str(uuid.uuid4()), now, now, metadata=dict(thread.metadata), graph_id=thread.graph_id, values=thread.values, interrupts=thread.interrupts)
+        copy.status = "interrupted" if thread.status == "interrupted" else "idle"
+        await self.store.write(self.tables.put_thread_op(copy))
+        if self.checkpointer is not None:
+            await self.bridge.call(lambda: self.checkpointer.acopy_thread(thread.thread_id, copy.thread_id))
+        return copy
 
     # -- running -------------------------------------------------------------------
 
@@ -206,12 +273,14 @@ class RunExecutor:
                 status = "error"
                 error = {"error": type(exc).__name__, "message": str(exc)}
                 log.info("run %s raised %s: %s", run.run_id, type(exc).__name__, exc)
+        cancelled = None
         if active.scope.cancelled_caught:
             status = "interrupted"
+            cancelled = _cancel_error(active.cancel_action or "interrupt", active.cancel_reason)
         with trio.CancelScope(shield=True):
             if status != "success" and not run.temporary:
                 state = await self._read_state(run)
-            await self._finish(run, status, error=error, state=state, rollback=active.cancel_action == "rollback")
+            await self._finish(run, status, error=error, cancelled=cancelled, state=state, rollback=active.cancel_action == "rollback")
 
     async def _drive(self, run: Run) -> dict[str, Any] | None:
         """Run the graph on the asyncio loop, appending its output to the log in batches.
@@ -250,7 +319,7 @@ class RunExecutor:
                         (mode, chunk), ns = item, None
                     encoder.graph_chunk(ns, mode, chunk)
             if not run.temporary:
-                result["state"] = await state_summary(graph, config)
+                result["state"] = await read_state(graph, run.thread_id)
 
         async def producer() -> None:
             try:
@@ -334,7 +403,7 @@ class RunExecutor:
         """The thread's state after a failed or cancelled run (best effort)."""
         try:
             graph = await self.graph(run.graph_id, self._run_config(run))
-            return await self.bridge.call(lambda: state_summary(graph, {"configurable": {"thread_id": run.thread_id}}))
+            return await self.bridge.call(lambda: read_state(graph, run.thread_id))
         except Exception:  # noqa: BLE001
             log.debug("no state for %s", run.thread_id, exc_info=True)
             return None
@@ -345,8 +414,21 @@ class RunExecutor:
         payload = {"run_id": run.run_id, "thread_id": run.thread_id, "status": status, "timestamp": ids.now_iso()}
         return LogEvent(run.run_id, LIFECYCLE, LIFECYCLE, jsonenc.dumps(payload))
 
-    async def _finish(self, run: Run, status: str, *, error: dict[str, Any] | None, state: dict[str, Any] | None, rollback: bool = False, started: bool = True) -> None:
-        """Record the end of a run in one commit: its last events, its status, its thread's."""
+    async def _finish(
+        self,
+        run: Run,
+        status: str,
+        *,
+        error: dict[str, Any] | None = None,
+        cancelled: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None,
+        rollback: bool = False,
+        started: bool = True,
+    ) -> None:
+        """Record the end of a run in one commit: its last events, its status, its thread's.
+
+        `error` is what the graph raised (an `error` event, thread status `error`);
+        `cancelled` is why it was cancelled (kept as the thread's `error`, as the reference)."""
         events = []
         if error is not None:
             events.append(LogEvent(run.run_id, "error", "error", jsonenc.dumps(error)))
@@ -354,8 +436,7 @@ class RunExecutor:
             events.append(LogEvent(run.run_id, RUN_DONE, RUN_DONE, jsonenc.dumps({"status": RUN_DONE, "run_id": run.run_id})))
         events.append(self._lifecycle_event(run, "rollback" if rollback else status))
         if state is not None and not run.temporary:
-            update = {"run_id": run.run_id, "values": state["values"], "next": state["next"], "interrupts": state["interrupts"]}
-            events.append(LogEvent(run.run_id, STATE_UPDATE, STATE_UPDATE, jsonenc.dumps(update)))
+            events.append(state_update_event(run.thread_id, state, run.run_id))
         _, events_op = self.log.prepare(run.thread_id, events)
         now = ids.now_iso()
         thread_busy_after = bool(self._queued.get(run.thread_id))
@@ -370,13 +451,13 @@ class RunExecutor:
                 base = "idle"
             thread.status = "busy" if thread_busy_after else base
             thread.updated_at = now
-            thread.error = error
+            thread.error = error or cancelled
             thread.graph_id = run.graph_id
             thread.metadata.setdefault("graph_id", run.graph_id)
             thread.metadata.setdefault("assistant_id", run.assistant_id)
             if state is not None:
                 thread.values = state["values"]
-                thread.interrupts = state["interrupts"]
+                thread.interrupts = thread_interrupts(state)
 
         def settle_run(r: Run) -> None:
             r.status = status
@@ -397,15 +478,13 @@ class RunExecutor:
             await self.bridge.call(lambda: self.checkpointer.adelete_for_runs([run.run_id]))
 
 
-async def state_summary(graph: Any, config: dict[str, Any]) -> dict[str, Any]:
-    """The thread's values, next nodes and pending interrupts, as plain data."""
-    snapshot = await graph.aget_state({"configurable": {"thread_id": config["configurable"]["thread_id"]}})
-    interrupts = {
-        task.id: [jsonenc.to_plain(i) for i in task.interrupts]
-        for task in snapshot.tasks
-        if task.interrupts
-    }
-    return {"values": jsonenc.to_plain(snapshot.values), "next": list(snapshot.next), "interrupts": interrupts}
+def state_update_event(thread_id: str, state: dict[str, Any], run_id: str = "") -> LogEvent:
+    """The thread stream's `state_update`: the thread's state after a run or an update."""
+    return LogEvent(run_id, STATE_UPDATE, STATE_UPDATE, jsonenc.dumps({"state": state, "thread_id": thread_id}))
+
+
+def _cancel_error(action: str, reason: str) -> dict[str, str]:
+    return {"error": "UserRollback" if action == "rollback" else "UserInterrupt", "message": reason}
 
 
 def _set_status(status: str) -> Callable[[Any], None]:

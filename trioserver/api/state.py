@@ -1,0 +1,82 @@
+"""Thread state: read (now, at a checkpoint, history), update, copy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Quart, request
+
+from ..errors import Conflict, Invalid
+from .common import body_object, field, get_thread_or_404, json_response, query_bool, query_int, require_uuid, services, thread_json
+
+
+def _checkpoint(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The `checkpoint` object of a body (or its older `checkpoint_id` spelling)."""
+    checkpoint = field(body, "checkpoint", dict, None)
+    checkpoint_id = field(body, "checkpoint_id", str, None)
+    if checkpoint_id:
+        checkpoint = {**(checkpoint or {}), "checkpoint_id": checkpoint_id}
+    return checkpoint
+
+
+def register(app: Quart) -> None:
+    @app.get("/threads/<thread_id>/state")
+    async def get_state(thread_id: str):
+        thread = get_thread_or_404(thread_id)
+        return json_response(await services().executor.get_state(thread, subgraphs=query_bool("subgraphs")))
+
+    @app.get("/threads/<thread_id>/state/<checkpoint_id>")
+    async def get_state_at(thread_id: str, checkpoint_id: str):
+        thread = get_thread_or_404(thread_id)
+        checkpoint = {"checkpoint_id": require_uuid(checkpoint_id, "checkpoint_id")}
+        return json_response(await services().executor.get_state(thread, checkpoint, subgraphs=query_bool("subgraphs")))
+
+    @app.post("/threads/<thread_id>/state/checkpoint")
+    async def get_state_at_checkpoint(thread_id: str):
+        thread = get_thread_or_404(thread_id)
+        body = await body_object()
+        checkpoint = _checkpoint(body)
+        subgraphs = bool(field(body, "subgraphs", bool, False))
+        return json_response(await services().executor.get_state(thread, checkpoint, subgraphs=subgraphs))
+
+    @app.post("/threads/<thread_id>/state")
+    async def update_state(thread_id: str):
+        thread = get_thread_or_404(thread_id)
+        body = await body_object()
+        values = body.get("values")
+        if values is not None and not isinstance(values, (dict, list)):
+            raise Invalid('"values" must be an object, an array or null')
+        as_node = field(body, "as_node", str, None)
+        result = await services().executor.update_state(thread, values, as_node=as_node, checkpoint=_checkpoint(body))
+        return json_response(result)
+
+    @app.get("/threads/<thread_id>/history")
+    async def history_get(thread_id: str):
+        thread = get_thread_or_404(thread_id)
+        limit = query_int("limit", 1)
+        before = request.args.get("before")
+        before_ref = {"checkpoint_id": before} if before else None
+        return json_response(await services().executor.get_history(thread, limit=limit, before=before_ref, metadata=None))
+
+    @app.post("/threads/<thread_id>/history")
+    async def history_post(thread_id: str):
+        thread = get_thread_or_404(thread_id)
+        body = await body_object(default={})
+        limit = field(body, "limit", int, 1)
+        if not 1 <= limit <= 1000:
+            raise Invalid(f'{limit} is out of range 1..1000\n\nOn instance["limit"]')
+        before = field(body, "before", dict, None)
+        if before is not None and "configurable" in before:
+            before = before["configurable"]
+        metadata = field(body, "metadata", dict, None)
+        checkpoint = field(body, "checkpoint", dict, None)
+        states = await services().executor.get_history(thread, limit=limit, before=before, metadata=metadata, checkpoint=checkpoint)
+        return json_response(states)
+
+    @app.post("/threads/<thread_id>/copy")
+    async def copy_thread(thread_id: str):
+        svc = services()
+        thread = svc.tables.get_thread(require_uuid(thread_id, "thread_id"))
+        if thread is None or thread.temporary:
+            raise Conflict("Conflict")
+        return json_response(thread_json(await svc.executor.copy_thread(thread)))

@@ -78,14 +78,21 @@ class Conn(asyncio.Protocol):
                 fut.set_exception(HTTPError(f"connection closed ({exc or 'EOF'}) in state {self._state}"))
 
     def close(self) -> None:
-        self.closed = True
+        self._drop()
         if self.transport is not None:
             self.transport.close()
 
     def abort(self) -> None:
-        self.closed = True
+        self._drop()
         if self.transport is not None:
             self.transport.abort()
+
+    def _drop(self) -> None:
+        """We gave up on the response in flight, if any."""
+        self.closed = True
+        fut = self._fut
+        if fut is not None and not fut.done():
+            fut.cancel()
 
     # -- requesting -------------------------------------------------------------
 

@@ -34,6 +34,7 @@ class Settings:
     data_dir: str = ".trioserver"
     durability: str = "full"
     heartbeat: float = 5.0
+    write_timeout: float = 30.0
 
 
 class ClosingHTTPConnection(TrioASGIHTTPConnection):

@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=2024)
     serve.add_argument("--data-dir", default=".trioserver", help="where the LMDB store lives (default: ./.trioserver)")
     serve.add_argument("--durability", default="full", choices=sorted(DURABILITY), help="fsync policy (see README)")
+    serve.add_argument("--heartbeat", type=float, default=5.0, help="seconds between heartbeats on idle streams (default 5)")
+    serve.add_argument("--write-timeout", type=float, default=30.0, help="drop a client that accepts no data for this many seconds (default 30)")
     serve.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     if args.command != "serve":
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     except GraphLoadError as exc:
         print(f"trioserver: {exc}", file=sys.stderr)
         return 1
-    settings = Settings(data_dir=args.data_dir, durability=args.durability)
+    settings = Settings(data_dir=args.data_dir, durability=args.durability, heartbeat=args.heartbeat, write_timeout=args.write_timeout)
     logging.getLogger(__name__).info(
         "serving %s on http://%s:%d (data in %s)", ", ".join(graphs), args.host, args.port, args.data_dir
     )

@@ -23,9 +23,7 @@ def bound_socket_writes(write_timeout: float = WRITE_TIMEOUT) -> None:
     """STACK.md 3: hypercorn's socket write is shielded and has no deadline, so a client
     that stops reading pins its connection forever. Bound each write; a client dropped
     this way resumes with `Last-Event-ID`. Patches hypercorn 0.18's TCPServer (pinned)."""
-    if getattr(TCPServer.protocol_send, "_bounded", False):
-        return
-    original = TCPServer.protocol_send
+    original = getattr(TCPServer.protocol_send, "_original", TCPServer.protocol_send)
 
     async def protocol_send(self: TCPServer, event) -> None:
         if not isinstance(event, RawData):
@@ -42,13 +40,13 @@ def bound_socket_writes(write_timeout: float = WRITE_TIMEOUT) -> None:
                 await self.stream.aclose()
                 await self.protocol.handle(Closed())
 
-    protocol_send._bounded = True  # type: ignore[attr-defined]
+    protocol_send._original = original  # type: ignore[attr-defined]
     TCPServer.protocol_send = protocol_send
 
 
 async def run_server(graphs: dict[str, GraphSpec], settings: Settings, *, host: str, port: int, task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Serve until SIGINT/SIGTERM. On a signal every stream ends cleanly first (STACK.md 6)."""
-    bound_socket_writes()
+    bound_socket_writes(settings.write_timeout)
     app = create_app(graphs, settings)
     config = Config()
     config.bind = [f"{host}:{port}"]

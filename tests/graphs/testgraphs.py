@@ -79,3 +79,23 @@ asking = (
     .add_edge("ask", "finish")
     .compile()
 )
+
+
+class ChattyState(TypedDict, total=False):
+    count: int
+    size: int
+    sent: int
+
+
+def chatter(state: ChattyState):
+    """Emit `count` custom events of `size` bytes each: volume for slow-reader tests."""
+    from langgraph.config import get_stream_writer
+
+    writer = get_stream_writer()
+    filler = "x" * state.get("size", 1000)
+    for i in range(state.get("count", 10)):
+        writer({"i": i, "filler": filler})
+    return {"sent": state.get("count", 10)}
+
+
+chatty = StateGraph(ChattyState).add_node(chatter).add_edge(START, "chatter").compile()

@@ -277,10 +277,13 @@ class RunExecutor:
         if active.scope.cancelled_caught:
             status = "interrupted"
             cancelled = _cancel_error(active.cancel_action or "interrupt", active.cancel_reason)
+        rollback = active.cancel_action == "rollback"
         with trio.CancelScope(shield=True):
+            if rollback and self.checkpointer is not None:
+                await self.bridge.call(lambda: self.checkpointer.adelete_for_runs([run.run_id]))
             if status != "success" and not run.temporary:
                 state = await self._read_state(run)
-            await self._finish(run, status, error=error, cancelled=cancelled, state=state, rollback=active.cancel_action == "rollback")
+            await self._finish(run, status, error=error, cancelled=cancelled, state=state, rollback=rollback)
 
     async def _drive(self, run: Run) -> dict[str, Any] | None:
         """Run the graph on the asyncio loop, appending its output to the log in batches.
@@ -456,7 +459,7 @@ class RunExecutor:
             thread.metadata.setdefault("graph_id", run.graph_id)
             thread.metadata.setdefault("assistant_id", run.assistant_id)
             if state is not None:
-                thread.values = state["values"]
+                thread.values = state["values"] if state["checkpoint"] else None
                 thread.interrupts = thread_interrupts(state)
 
         def settle_run(r: Run) -> None:
@@ -474,8 +477,6 @@ class RunExecutor:
             ops.append(self.tables.update_thread_op(run.thread_id, settle_thread))
         await self.store.write(_all(*ops))
         run.status = status
-        if rollback and self.checkpointer is not None:
-            await self.bridge.call(lambda: self.checkpointer.adelete_for_runs([run.run_id]))
 
 
 def state_update_event(thread_id: str, state: dict[str, Any], run_id: str = "") -> LogEvent:

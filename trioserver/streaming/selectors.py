@@ -36,7 +36,12 @@ def run_selector(run_id: str, modes: Iterable[str] | None) -> Selector:
 
 
 def thread_selector(modes: Iterable[str]) -> Selector:
-    """Every run on the thread, for `GET /threads/{id}/stream`; never ends by itself."""
+    """Every run on the thread, for `GET /threads/{id}/stream`; never ends by itself.
+
+    `run_modes`: each run's events as its own stream sent them, then `metadata`
+    `{"status": "run_done"}`. `lifecycle`: the runs' `metadata` start and `run_done`
+    events (as the reference), plus `lifecycle` events with the run's status and a
+    timestamp. `state_update`: `{"state", "thread_id"}` after each run and state update."""
     modes = frozenset(modes)
     run_modes = "run_modes" in modes
     lifecycle = "lifecycle" in modes
@@ -44,8 +49,8 @@ def thread_selector(modes: Iterable[str]) -> Selector:
 
     def select(event: LogEvent) -> tuple[str | None, bool]:
         mode = event.mode
-        if mode == RUN_DONE:
-            return ("metadata" if run_modes else None), False
+        if mode == RUN_DONE or mode == "metadata":
+            return ("metadata" if run_modes or lifecycle else None), False
         if mode == LIFECYCLE:
             return ("lifecycle" if lifecycle else None), False
         if mode == STATE_UPDATE:

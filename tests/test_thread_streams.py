@@ -1,0 +1,274 @@
+"""Thread streams, resuming from any event, and run control (cancel, multitask, disconnect)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+from langgraph_sdk.errors import ConflictError, NotFoundError
+
+import sse
+
+pytestmark = pytest.mark.anyio
+
+
+async def collect(stream):
+    return [chunk async for chunk in stream]
+
+
+def runs_done(n: int):
+    return lambda events: sum(1 for e in events if e.event == "metadata" and (e.data or {}).get("status") == "run_done") >= n
+
+
+async def test_thread_stream_sees_runs_during_not_before(client, http):
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    await client.runs.wait(tid, "agent", input={"topic": "before"})
+
+    async def run_two():
+        await asyncio.sleep(0.3)
+        r1 = await client.runs.create(tid, "agent", input={"topic": "a"}, stream_mode="updates")
+        await client.runs.join(tid, r1["run_id"])
+        await client.runs.create(tid, "agent", input={"topic": "b"})
+
+    task = asyncio.create_task(run_two())
+    events, _ = await sse.read_until(http, f"/threads/{tid}/stream", runs_done(2))
+    await task
+    names = [e.event for e in events]
+    assert names == ["metadata", "updates", "updates", "metadata", "metadata", "values", "values", "values", "metadata"]
+    assert events[1].data == {"refine_topic": {"topic": "a and cats"}}
+    assert events[3].data["status"] == "run_done" and events[3].data["run_id"] == events[0].data["run_id"]
+    assert events[5].data == {"topic": "b", "joke": "This is a joke about a and cats"}
+    ids = [tuple(map(int, e.id.split("-"))) for e in events]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+
+async def test_sdk_join_stream_with_modes(client):
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    got = []
+
+    async def follow():
+        async for chunk in await client.threads.join_stream(tid, stream_mode=["lifecycle", "state_update"]):
+            got.append(chunk)
+            if chunk.event == "state_update":
+                return
+
+    task = asyncio.create_task(follow())
+    await asyncio.sleep(0.3)
+    await client.runs.wait(tid, "agent", input={"topic": "x"})
+    await asyncio.wait_for(task, 10)
+    events = [c.event for c in got]
+    assert events == ["lifecycle", "metadata", "metadata", "lifecycle", "state_update"]
+    start, meta, done, end, update = got
+    assert start.data["status"] == "running" and end.data["status"] == "success"
+    assert start.data["run_id"] == meta.data["run_id"] == done.data["run_id"] == end.data["run_id"]
+    assert "timestamp" in start.data and meta.data["attempt"] == 1 and done.data["status"] == "run_done"
+    assert update.data["thread_id"] == tid
+    assert update.data["state"]["values"] == {"topic": "x and cats", "joke": "This is a joke about x and cats"}
+    assert update.data["state"]["next"] == []
+
+
+async def test_replay_from_start_and_resume_from_every_id(client, http):
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    await client.runs.wait(tid, "agent", input={"topic": "a"})
+    await client.runs.wait(tid, "custom", input={"query": "q"})
+    full, _ = await sse.read_until(http, f"/threads/{tid}/stream", runs_done(2), headers={"Last-Event-ID": "-"})
+    assert len(full) == (1 + 3 + 1) + (1 + 2 + 1)  # per run: metadata, its values events, run_done
+    for i, event in enumerate(full):
+        rest = full[i + 1 :]
+        if not rest:
+            break
+        got, _ = await sse.read_until(http, f"/threads/{tid}/stream", lambda evs, n=len(rest): len(evs) >= n, headers={"Last-Event-ID": event.id})
+        assert [(e.id, e.event, e.data) for e in got] == [(e.id, e.event, e.data) for e in rest]
+    # The SDK's own spelling of "from the start".
+    sdk = []
+    async for chunk in await client.threads.join_stream(tid, last_event_id="-"):
+        sdk.append(chunk)
+        if len(sdk) == len(full):
+            break
+    assert [(c.event, c.data) for c in sdk] == [(e.event, e.data) for e in full]
+
+
+async def test_run_stream_resume_with_last_event_id(client, http):
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    res = await http.post(f"/threads/{tid}/runs/stream", json={"assistant_id": "agent", "input": {"topic": "a"}, "stream_mode": ["updates", "values"]})
+    events, _ = sse.parse(res.text)
+    location = res.headers["location"]
+    for i, event in enumerate(events):
+        again = await http.get(location, headers={"Last-Event-ID": event.id})
+        got, _ = sse.parse(again.text)
+        assert [(e.id, e.data) for e in got] == [(e.id, e.data) for e in events[i + 1 :]]
+    replay = await http.get(location, headers={"Last-Event-ID": "-1"})
+    assert [e.id for e in sse.parse(replay.text)[0]] == [e.id for e in events]
+    filtered = await http.get(location, params={"stream_mode": "updates"})
+    assert [e.event for e in sse.parse(filtered.text)[0]] == ["metadata", "updates", "updates"]
+
+
+async def test_many_subscribers_see_the_same_sequence(client, http):
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    n = 40
+    readers = [asyncio.create_task(sse.read_until(http, f"/threads/{tid}/stream", runs_done(3), timeout=30)) for _ in range(n)]
+    await asyncio.sleep(0.5)
+    for topic in ("a", "b", "c"):
+        await client.runs.create(tid, "llm", input={"topic": topic}, stream_mode="messages-tuple", multitask_strategy="enqueue")
+    results = await asyncio.gather(*readers)
+    first = [(e.id, e.event) for e in results[0][0]]
+    assert len(first) > 30
+    for events, _ in results[1:]:
+        assert [(e.id, e.event) for e in events] == first
+
+
+async def test_heartbeats_on_idle_streams(tmp_path):
+    from serverproc import ServerProcess
+
+    server = ServerProcess(tmp_path / "hb", extra_args=["--heartbeat", "0.3"]).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+            tid = (await http.post("/threads", json={})).json()["thread_id"]
+            _, comments = await sse.read_until(http, f"/threads/{tid}/stream", lambda events, c=0: c >= 3, timeout=5)
+            assert comments >= 3
+    finally:
+        server.stop()
+
+
+# -- cancel --------------------------------------------------------------------------------
+
+
+async def test_cancel_stops_a_sleeping_run_promptly(client):
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    run = await client.runs.create(tid, "slow", input={"delay": 30})
+    await asyncio.sleep(0.3)
+    started = time.monotonic()
+    await client.runs.cancel(tid, run["run_id"], wait=True)
+    assert time.monotonic() - started < 2
+    got = await client.runs.get(tid, run["run_id"])
+    assert got["status"] == "interrupted"
+    t = await client.threads.get(tid)
+    assert t["status"] in ("interrupted", "idle")
+    assert t["error"]["error"] == "UserInterrupt"
+    with pytest.raises(NotFoundError):
+        await client.runs.cancel(tid, run["run_id"])
+
+
+async def test_cancel_rollback_deletes_the_run(client, http):
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    run = await client.runs.create(tid, "slow", input={"delay": 30})
+    await asyncio.sleep(0.3)
+    res = await http.post(f"/threads/{tid}/runs/{run['run_id']}/cancel", params={"action": "rollback", "wait": "true"})
+    assert res.status_code == 200
+    with pytest.raises(NotFoundError):
+        await client.runs.get(tid, run["run_id"])
+    t = await client.threads.get(tid)
+    assert t["status"] == "idle" and t["error"]["error"] == "UserRollback"
+
+
+async def test_cancel_without_wait_answers_202_and_stream_ends(client, http):
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    async with http.stream("POST", f"/threads/{tid}/runs/stream", json={"assistant_id": "slow", "input": {"delay": 30}}) as res:
+        run_path = res.headers["content-location"]
+        lines = res.aiter_lines()
+        while "metadata" not in await lines.__anext__():
+            pass
+        cancel = await http.post(f"{run_path}/cancel")
+        assert cancel.status_code == 202
+        rest = [line async for line in lines]  # the stream ends by itself
+    assert not any("error" in line for line in rest)
+
+
+async def test_bulk_cancel(client, http):
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    run = await client.runs.create(tid, "slow", input={"delay": 30})
+    res = await http.post("/runs/cancel", json={"thread_id": tid, "run_ids": [run["run_id"]]})
+    assert res.status_code == 204
+    await client.runs.join(tid, run["run_id"])
+    assert (await client.runs.get(tid, run["run_id"]))["status"] == "interrupted"
+
+
+# -- multitask -----------------------------------------------------------------------------
+
+
+async def test_multitask_reject(client):
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    first = await client.runs.create(tid, "slow", input={"delay": 0.3})
+    assert (await client.threads.get(tid))["status"] == "busy"
+    with pytest.raises(ConflictError):
+        await client.runs.create(tid, "slow", input={"delay": 0.1}, multitask_strategy="reject")
+    await client.runs.join(tid, first["run_id"])
+    assert len(await client.runs.list(tid)) == 1
+
+
+async def test_multitask_enqueue(client):
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    first = await client.runs.create(tid, "slow", input={"delay": 0.2})
+    second = await client.runs.create(tid, "slow", input={"delay": 0.1}, multitask_strategy="enqueue")
+    assert second["status"] == "pending"
+    result = await client.runs.join(tid, second["run_id"])
+    assert result["log"] == ["tick", "tock", "tick", "tock"]
+    assert (await client.runs.get(tid, first["run_id"]))["status"] == "success"
+
+
+async def test_multitask_interrupt(client):
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    first = await client.runs.create(tid, "slow", input={"delay": 30})
+    await asyncio.sleep(0.3)
+    second = await client.runs.create(tid, "slow", input={"delay": 0.05}, multitask_strategy="interrupt")
+    result = await client.runs.join(tid, second["run_id"])
+    assert result["log"] == ["tick", "tock"]
+    assert (await client.runs.get(tid, first["run_id"]))["status"] == "interrupted"
+    assert (await client.runs.get(tid, second["run_id"]))["status"] == "success"
+
+
+async def test_multitask_rollback(client):
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    first = await client.runs.create(tid, "slow", input={"delay": 30})
+    await asyncio.sleep(0.3)
+    second = await client.runs.create(tid, "slow", input={"delay": 0.05}, multitask_strategy="rollback")
+    await client.runs.join(tid, second["run_id"])
+    with pytest.raises(NotFoundError):
+        await client.runs.get(tid, first["run_id"])
+    assert [r["run_id"] for r in await client.runs.list(tid)] == [second["run_id"]]
+
+
+# -- disconnects ---------------------------------------------------------------------------
+
+
+async def _disconnect_after_metadata(http, tid: str, on_disconnect: str | None) -> str:
+    body = {"assistant_id": "slow", "input": {"delay": 0.4}}
+    if on_disconnect:
+        body["on_disconnect"] = on_disconnect
+    async with http.stream("POST", f"/threads/{tid}/runs/stream", json=body) as res:
+        run_path = res.headers["content-location"]
+        async for line in res.aiter_lines():
+            if line.startswith("data:"):
+                break
+    return run_path.rsplit("/", 1)[1]
+
+
+async def test_on_disconnect_cancel(client, http):
+    thread = await client.threads.create()
+    run_id = await _disconnect_after_metadata(http, thread["thread_id"], "cancel")
+    await client.runs.join(thread["thread_id"], run_id)
+    assert (await client.runs.get(thread["thread_id"], run_id))["status"] == "interrupted"
+    assert (await client.threads.get(thread["thread_id"]))["error"]["message"].startswith("client disconnected")
+
+
+async def test_on_disconnect_continue_is_default(client, http):
+    thread = await client.threads.create()
+    run_id = await _disconnect_after_metadata(http, thread["thread_id"], None)
+    result = await client.runs.join(thread["thread_id"], run_id)
+    assert result["log"] == ["tick", "tock"]
+    assert (await client.runs.get(thread["thread_id"], run_id))["status"] == "success"

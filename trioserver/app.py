@@ -24,6 +24,7 @@ from .storage.checkpointer import LmdbSaver
 from .storage.env import Store
 from .storage.eventlog import EventLog
 from .storage.records import Assistant
+from .storage.retention import RetentionPolicy, run_retention
 from .storage.tables import Tables
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Settings:
     durability: str = "full"
     heartbeat: float = 5.0
     write_timeout: float = 30.0
+    retention: RetentionPolicy = attrs.field(factory=RetentionPolicy)
 
 
 class ClosingHTTPConnection(TrioASGIHTTPConnection):
@@ -125,6 +127,7 @@ async def open_services(graphs: dict[str, GraphSpec], settings: Settings) -> Asy
             await nursery.start(store.run_writer)
             await ensure_default_assistants(store, tables, graphs)
             await nursery.start(executor.serve)
+            await nursery.start(run_retention, event_log, tables, settings.retention)
             yield Services(
                 store=store, tables=tables, log=event_log, executor=executor, graphs=graphs,
                 shutdown=trio.Event(), heartbeat=settings.heartbeat,

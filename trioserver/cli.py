@@ -12,6 +12,7 @@ from .app import Settings
 from .runtime.graphs import GraphLoadError, default_config_path, load_config
 from .server import run_server
 from .storage.env import DURABILITY
+from .storage.retention import RetentionPolicy
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--durability", default="full", choices=sorted(DURABILITY), help="fsync policy (see README)")
     serve.add_argument("--heartbeat", type=float, default=5.0, help="seconds between heartbeats on idle streams (default 5)")
     serve.add_argument("--write-timeout", type=float, default=30.0, help="drop a client that accepts no data for this many seconds (default 30)")
+    serve.add_argument("--retention-days", type=float, default=30.0, help="drop a thread's events older than this (default 30)")
+    serve.add_argument("--retention-events", type=int, default=200_000, help="keep at most this many events per thread (default 200000)")
     serve.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     if args.command != "serve":
@@ -36,7 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     except GraphLoadError as exc:
         print(f"trioserver: {exc}", file=sys.stderr)
         return 1
-    settings = Settings(data_dir=args.data_dir, durability=args.durability, heartbeat=args.heartbeat, write_timeout=args.write_timeout)
+    retention = RetentionPolicy(max_age=args.retention_days * 86400, max_count=args.retention_events)
+    settings = Settings(
+        data_dir=args.data_dir,
+        durability=args.durability,
+        heartbeat=args.heartbeat,
+        write_timeout=args.write_timeout,
+        retention=retention,
+    )
     logging.getLogger(__name__).info(
         "serving %s on http://%s:%d (data in %s)", ", ".join(graphs), args.host, args.port, args.data_dir
     )

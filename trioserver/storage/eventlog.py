@@ -121,6 +121,10 @@ class EventLog:
             self._last.pop(thread_id, None)
         return op
 
+    def forget(self, thread_id: str) -> None:
+        """Drop what is cached about a thread whose log is gone."""
+        self._last.pop(thread_id, None)
+
     # -- reading -------------------------------------------------------------------
 
     def read_after(self, thread_id: str, after: EventId, limit: int = 512) -> list[tuple[EventId, LogEvent]]:

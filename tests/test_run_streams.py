@@ -103,6 +103,10 @@ async def test_messages_mode_partial_and_metadata(client):
     assert "messages/partial" in events
     last_partial = [c for c in chunks if c.event == "messages/partial"][-1]
     assert last_partial.data[0]["content"] == "Why did the cat sit on the computer? To keep an eye on the mouse!"
+    # As the JS server: the whole message once more when it is complete.
+    assert events[-1] == "messages/complete" and events.count("messages/complete") == 1
+    assert chunks[-1].data[0]["content"] == last_partial.data[0]["content"]
+    assert chunks[-1].data[0]["type"] == "ai"
 
 
 async def test_debug_mode(client):
@@ -219,3 +223,22 @@ async def test_list_and_get_runs(client):
     assert len(runs) == 2
     assert runs[0]["created_at"] >= runs[1]["created_at"]
     assert {"run_id", "thread_id", "assistant_id", "status", "metadata", "kwargs", "multitask_strategy", "created_at", "updated_at"} <= runs[0].keys()
+
+
+async def test_after_seconds_delays_the_start(client):
+    import asyncio
+    import time
+
+    thread = await client.threads.create()
+    started = time.monotonic()
+    run = await client.runs.create(thread["thread_id"], "agent", input={"topic": "later"}, after_seconds=0.6)
+    assert (await client.runs.get(thread["thread_id"], run["run_id"]))["status"] == "pending"
+    result = await client.runs.join(thread["thread_id"], run["run_id"])
+    assert time.monotonic() - started >= 0.55
+    assert result["joke"] == "This is a joke about later and cats"
+    other = await client.threads.create()
+    scheduled = await client.runs.create(other["thread_id"], "agent", input={"topic": "never"}, after_seconds=30)
+    await asyncio.sleep(0.1)
+    await client.runs.cancel(other["thread_id"], scheduled["run_id"], wait=True)
+    assert (await client.runs.get(other["thread_id"], scheduled["run_id"]))["status"] == "interrupted"
+    assert (await client.threads.get_state(other["thread_id"]))["values"] == {}

@@ -45,6 +45,11 @@ def now_iso() -> str:
     return now().isoformat()
 
 
+def parse_iso(text: str) -> float:
+    """An ISO-8601 timestamp as seconds since the epoch."""
+    return _dt.datetime.fromisoformat(text).timestamp()
+
+
 class EventId(tuple):
     """A log position: (milliseconds, sequence). Orders like its key bytes."""
 

@@ -51,9 +51,9 @@ function withTimeout(promise, ms, what) {
 
 /**
  * A Client whose every HTTP exchange is recorded: `log` holds {method, path, search, headers,
- * status, response} per request (response = the Response headers), so checks can assert on
- * what the SDK sent and on the headers the server answered with. `cutAfter(pred, n)` makes
- * the next matching response body drop after `n` SSE events, like a broken connection.
+ * status, response, comments} per request (response = the Response headers), so checks can
+ * assert on what the SDK sent and on what the server answered. `droppable(pred)` lets a
+ * check break the next matching response off mid-body, like a dropped connection.
  */
 function makeClient() {
   const log = [];
@@ -73,10 +73,24 @@ function makeClient() {
     let res = await fetch(input, init);
     entry.status = res.status;
     entry.response = res.headers;
+    entry.comments = 0; // SSE comment lines (heartbeats) seen in the body, which the SDK hides
+    if (res.body && res.headers.get("content-type")?.startsWith("text/event-stream")) {
+      let atLineStart = true;
+      const counter = new TransformStream({
+        transform(chunk, controller) {
+          for (const byte of chunk) {
+            if (atLineStart && byte === 58) entry.comments += 1;
+            atLineStart = byte === 10 || byte === 13;
+          }
+          controller.enqueue(chunk);
+        },
+      });
+      res = new Response(res.body.pipeThrough(counter), { status: res.status, statusText: res.statusText, headers: res.headers });
+    }
     const cut = cuts.findIndex((c) => c.pred(entry));
     if (cut !== -1 && res.body) {
-      const { events } = cuts.splice(cut, 1)[0];
-      res = new Response(truncateSse(res.body, events), { status: res.status, headers: res.headers });
+      const { handle } = cuts.splice(cut, 1)[0];
+      res = new Response(droppable(res.body, handle), { status: res.status, statusText: res.statusText, headers: res.headers });
     }
     for (const w of waiters.slice()) {
       if (w.pred(entry)) {
@@ -94,42 +108,37 @@ function makeClient() {
     responded(pred) {
       return new Promise((resolve) => waiters.push({ pred, resolve }));
     },
-    cutAfter(pred, events) {
-      cuts.push({ pred, events });
+    /** The next response matching `pred` can be broken off with the returned `drop()`. */
+    droppable(pred) {
+      const handle = { drop: () => assert.fail("no matching response to drop yet") };
+      cuts.push({ pred, handle });
+      return handle;
     },
   };
 }
 
-/** A body that passes `events` complete SSE events through, then errors like a dropped socket. */
-function truncateSse(body, events) {
+/** A body that passes everything through until `drop()`, then errors like a dropped socket. */
+function droppable(body, handle) {
   const reader = body.getReader();
-  const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
-  let buffer = "";
-  let sent = 0;
+  let ctrl;
+  let dropped = false;
+  handle.drop = () => {
+    if (dropped) return;
+    dropped = true;
+    reader.cancel().catch(() => {});
+    try {
+      ctrl.error(new TypeError("terminated (connection dropped by the test)"));
+    } catch {}
+  };
   return new ReadableStream({
+    start(controller) {
+      ctrl = controller;
+    },
     async pull(controller) {
-      while (true) {
-        const sep = buffer.search(/\r?\n\r?\n/);
-        if (sep !== -1) {
-          const match = buffer.slice(sep).match(/^\r?\n\r?\n/)[0];
-          const block = buffer.slice(0, sep + match.length);
-          buffer = buffer.slice(sep + match.length);
-          controller.enqueue(encoder.encode(block));
-          if (!block.split(/\r?\n/).every((line) => line === "" || line.startsWith(":"))) sent += 1;
-          if (sent >= events) {
-            await reader.cancel().catch(() => {});
-            controller.error(new TypeError("terminated (connection dropped by the test)"));
-          }
-          return;
-        }
-        const { done, value } = await reader.read();
-        if (done) {
-          controller.close();
-          return;
-        }
-        buffer += decoder.decode(value, { stream: true });
-      }
+      const { done, value } = await reader.read().catch(() => ({ done: true }));
+      if (dropped) return;
+      if (done) controller.close();
+      else controller.enqueue(value);
     },
     cancel(reason) {
       return reader.cancel(reason);
@@ -255,7 +264,7 @@ check("seed: streamMode messages-tuple streams tokens", async () => {
   assert.equal(text, LLM_TEXT);
 });
 
-check("streamMode messages: metadata, partials, complete", async () => {
+check("streamMode messages: messages/metadata, then accumulated partials", async () => {
   const { client } = makeClient();
   const chunks = await collect(client.runs.stream(null, "llm", { input: { topic: "x" }, streamMode: "messages" }));
   const events = chunks.map((c) => c.event);
@@ -264,9 +273,20 @@ check("streamMode messages: metadata, partials, complete", async () => {
   const partials = chunks.filter((c) => c.event === "messages/partial");
   assert.ok(partials.length > 5);
   assert.equal(partials.at(-1).data[0].content, LLM_TEXT);
-  // Like the JS server the SDK is developed against: a messages/complete after the partials.
-  const complete = chunks.findIndex((c) => c.event === "messages/complete");
-  assert.ok(complete > events.lastIndexOf("messages/partial"), `no messages/complete after the partials: ${events}`);
+  // The reference sends the accumulated message as a plain message ("ai") when the graph
+  // streamed LangChain objects, as a chunk when it streamed dicts: either is fine here.
+  assert.ok(["ai", "AIMessageChunk"].includes(partials.at(-1).data[0].type), partials.at(-1).data[0].type);
+  const [[msgId, { metadata }]] = Object.entries(chunks[1].data);
+  assert.equal(partials.at(-1).data[0].id, msgId);
+  assert.equal(metadata.langgraph_node, "call_model");
+});
+
+check("streamMode messages: messages/complete after the partials (DESIGN.md: as the JS server)", async () => {
+  const { client } = makeClient();
+  const chunks = await collect(client.runs.stream(null, "llm", { input: { topic: "x" }, streamMode: "messages" }));
+  const events = chunks.map((c) => c.event);
+  const complete = events.indexOf("messages/complete");
+  assert.ok(complete > events.lastIndexOf("messages/partial"), `no messages/complete after the partials: ${[...new Set(events)]}`);
   assert.equal(chunks[complete].data[0].content, LLM_TEXT);
 });
 
@@ -286,8 +306,24 @@ check("seed: streamMode debug", async () => {
   assert.deepEqual(results.map((r) => r.interrupts), [[], []]);
   const checkpoints = debug.filter((c) => c.data.type === "checkpoint").map((c) => c.data.payload);
   assert.deepEqual(checkpoints.at(-1).values, { topic: "ice cream and cats", joke: JOKE });
-  assert.deepEqual(checkpoints[1].tasks.map((t) => [t.name, t.interrupts]), [["refine_topic", []]]);
-  assert.equal(checkpoints.at(-1).checkpoint.thread_id, thread_id);
+  assert.deepEqual(checkpoints[1].tasks.map((t) => [t.name, t.interrupts, t.state]), [["refine_topic", [], null]]);
+  assert.deepEqual(checkpoints.map((c) => c.metadata.step), [-1, 0, 1, 2]);
+  assert.equal(checkpoints.at(-1).config.configurable.thread_id, thread_id);
+  assert.equal(checkpoints[0].parent_config, null);
+});
+
+check("streamMode debug: checkpoint payloads carry checkpoint / parent_checkpoint (reference shape)", async () => {
+  const { client } = makeClient();
+  const { thread_id } = await client.threads.create();
+  const chunks = await collect(client.runs.stream(thread_id, "agent", { input: { topic: "ice cream" }, streamMode: "debug" }));
+  const checkpoints = chunks.filter((c) => c.data?.type === "checkpoint").map((c) => c.data.payload);
+  assert.equal(checkpoints.length, 4);
+  for (const p of checkpoints) {
+    assert.ok("checkpoint" in p && "parent_checkpoint" in p, `payload keys: ${Object.keys(p)}`);
+    assert.deepEqual(p.checkpoint, { checkpoint_id: p.config.configurable.checkpoint_id, thread_id, checkpoint_ns: "" });
+  }
+  assert.equal(checkpoints[0].parent_checkpoint, null);
+  assert.deepEqual(checkpoints[1].parent_checkpoint, checkpoints[0].checkpoint);
 });
 
 check("seed: streamMode custom", async () => {
@@ -307,8 +343,8 @@ check("seed: streamMode events", async () => {
   assert.ok(events.every((c) => c.event === "events"));
   const first = events[0].data;
   assert.equal(first.event, "on_chain_start");
-  assert.equal(first.name, "agent");
   assert.equal(first.run_id, runId);
+  assert.equal(first.metadata.graph_id, "agent");
   assert.deepEqual(first.data, { input: { topic: "ice cream" } });
   const names = events.map((c) => c.data.event);
   assert.ok(names.includes("on_chain_stream") && names.includes("on_chain_end"));
@@ -316,8 +352,15 @@ check("seed: streamMode events", async () => {
   assert.ok(started.includes("refine_topic") && started.includes("generate_joke"), `${started}`);
   const last = events.at(-1).data;
   assert.equal(last.event, "on_chain_end");
-  assert.equal(last.name, "agent");
+  assert.equal(last.run_id, runId);
   assert.deepEqual(last.data.output, { topic: "ice cream and cats", joke: JOKE });
+});
+
+check("streamMode events: the root chain is named after the graph (reference)", async () => {
+  const { client } = makeClient();
+  const chunks = await collect(client.runs.stream(null, "agent", { input: { topic: "ice cream" }, streamMode: "events" }));
+  const root = chunks.filter((c) => c.event === "events" && c.data.run_id === chunks[0].data.run_id);
+  assert.deepEqual(root.map((c) => [c.data.event, c.data.name]), [["on_chain_start", "agent"], ["on_chain_end", "agent"]]);
 });
 
 check("seed: streamMode list [updates, custom]", async () => {
@@ -367,9 +410,14 @@ check("seed: streamSubgraphs gives namespaced events", async () => {
 check("seed: streamSubgraphs with a mode list", async () => {
   const { client } = makeClient();
   const chunks = await collect(client.runs.stream(null, "subgraph", { input: { foo: "foo" }, streamSubgraphs: true, streamMode: ["values", "updates"] }));
-  const names = chunks.map((c) => c.event.split("|")[0] + (c.event.includes("|") ? "|sub" : ""));
-  assert.ok(names.includes("values|sub") && names.includes("updates|sub"), `${chunks.map((c) => c.event)}`);
-  assert.deepEqual(chunks.at(-1), { ...chunks.at(-1), event: "values", data: { foo: "hi! foobar" } });
+  const events = chunks.map((c) => c.event);
+  const sub = events.filter((e) => e.includes("|"));
+  assert.ok(sub.length > 0 && sub.every((e) => /^(values|updates)\|node_2:[0-9a-f-]{36}$/.test(e)), `${events}`);
+  assert.ok(sub.some((e) => e.startsWith("values|")) && sub.some((e) => e.startsWith("updates|")), `${events}`);
+  const inner = chunks.filter((c) => c.event.startsWith("updates|")).map((c) => c.data);
+  assert.deepEqual(inner, [{ subgraph_node_1: { bar: "bar" } }, { subgraph_node_2: { foo: "hi! foobar" } }]);
+  assert.equal(chunks.at(-1).event, "values");
+  assert.deepEqual(chunks.at(-1).data, { foo: "hi! foobar" });
 });
 
 check("seed: stateless runs.stream(null, ...)", async () => {
@@ -419,32 +467,54 @@ check("onRunCreated on runs.create and runs.wait", async () => {
   assert.equal(runs[0].run_id, fromWait.run_id);
 });
 
-check("run stream survives a dropped connection (SDK reconnects via Location + Last-Event-ID)", async () => {
-  const { client, log, cutAfter } = makeClient();
+/** Stream a run, breaking its connection off once `dropAfter` chunks have been read. */
+async function streamWithDrop(tool, threadId, assistantId, payload, dropAfter) {
+  const link = tool.droppable((e) => e.method === "POST" && e.path === `/threads/${threadId}/runs/stream`);
+  const chunks = [];
+  for await (const chunk of tool.client.runs.stream(threadId, assistantId, payload)) {
+    chunks.push(chunk);
+    if (chunks.length === dropAfter) link.drop();
+  }
+  return chunks;
+}
+
+check("run stream survives a dropped connection: SDK resumes via Location + Last-Event-ID", async () => {
+  const tool = makeClient();
+  const { client, log } = tool;
   const { thread_id } = await client.threads.create();
-  cutAfter((e) => e.method === "POST" && e.path === `/threads/${thread_id}/runs/stream`, 2);
-  const chunks = await collect(client.runs.stream(thread_id, "slow", { input: { delay: 0.3 }, streamMode: "updates" }));
+  // Drop the connection right after the metadata event; the run goes on meanwhile (its
+  // nodes take 1.5 s each, the SDK waits 1-2 s before reconnecting), so the SDK reconnects
+  // to a running run and must get the rest exactly once.
+  let created;
+  const chunks = await streamWithDrop(
+    tool, thread_id, "slow", { input: { delay: 1.5 }, streamMode: "updates", onRunCreated: (m) => (created = m) }, 1,
+  );
   assert.deepEqual(
     chunks.map((c) => [c.event, c.data?.run_id ? "run" : c.data]),
     [["metadata", "run"], ["updates", { tick: { log: ["tick"] } }], ["updates", { tock: { log: ["tock"] } }]],
   );
   assertIncreasingIds(chunks);
   const runId = chunks[0].data.run_id;
-  const again = log.filter((e) => e.method === "GET" && e.path === `/threads/${thread_id}/runs/${runId}/stream`);
-  assert.equal(again.length, 1, "expected one reconnect");
-  assert.equal(again[0].headers.get("last-event-id"), chunks[1].id);
+  assert.equal(created.run_id, runId);
+  const again = log.filter((e) => e.path === `/threads/${thread_id}/runs/${runId}/stream`);
+  assert.equal(again.length, 1, "expected exactly one reconnect");
+  assert.equal(again[0].method, "GET");
+  assert.equal(again[0].headers.get("last-event-id"), chunks[0].id);
   assert.equal(again[0].status, 200);
+  assert.equal((await client.runs.get(thread_id, runId)).status, "success");
 });
 
-check("run stream dropped after the run ended: reconnect replays nothing twice", async () => {
-  const { client, log, cutAfter } = makeClient();
+check("run stream dropped mid-way, reconnect after the run ended: rest replayed once", async () => {
+  const tool = makeClient();
+  const { client, log } = tool;
   const { thread_id } = await client.threads.create();
-  // Cut right after the metadata event, while the run is running; reconnect resumes.
-  cutAfter((e) => e.method === "POST" && e.path === `/threads/${thread_id}/runs/stream`, 1);
-  const chunks = await collect(client.runs.stream(thread_id, "agent", { input: { topic: "ice cream" }, streamMode: ["updates", "values"] }));
+  const chunks = await streamWithDrop(tool, thread_id, "agent", { input: { topic: "ice cream" }, streamMode: ["updates", "values"] }, 2);
   assert.deepEqual(chunks.map((c) => c.event), ["metadata", "values", "updates", "values", "updates", "values"]);
-  assert.equal(new Set(chunks.map((c) => c.id)).size, chunks.length);
-  assert.ok(log.some((e) => e.method === "GET" && e.path.endsWith("/stream")));
+  assert.deepEqual(chunks.at(-1).data, { topic: "ice cream and cats", joke: JOKE });
+  assertIncreasingIds(chunks);
+  const again = log.filter((e) => e.method === "GET" && e.path.endsWith("/stream"));
+  assert.equal(again.length, 1, "expected exactly one reconnect");
+  assert.equal(again[0].headers.get("last-event-id"), chunks[1].id);
 });
 
 // -- wait, create + join, joinStream ----------------------------------------------------------
@@ -617,6 +687,30 @@ check("seed: threads.joinStream lastEventId '-' replays, and resumes from any id
     const got = await readUntil((signal) => client.threads.joinStream(thread_id, { lastEventId: full[i].id, signal }), (cs) => cs.length >= rest.length);
     assert.deepEqual(got.map((c) => [c.id, c.event, c.data]), rest.map((c) => [c.id, c.event, c.data]));
   }
+});
+
+check("heartbeats on idle streams: the SDK skips them and stays on one connection", async () => {
+  // The pytest starts the server with a short --heartbeat; with the default (5 s) this takes ~10 s.
+  const { client, log, responded } = makeClient();
+  const { thread_id } = await client.threads.create();
+  const connected = responded((e) => e.path === `/threads/${thread_id}/stream`);
+  const reading = readUntil((signal) => client.threads.joinStream(thread_id, { signal }), runsDone(1), { timeoutMs: 18000 });
+  const entry = await withTimeout(connected, 5000, "thread stream connect");
+  const quietSince = Date.now();
+  while (entry.comments < 2 && Date.now() - quietSince < 12000) await sleep(20);
+  const quietMs = Date.now() - quietSince;
+  assert.ok(entry.comments >= 2, `only ${entry.comments} heartbeats in ${quietMs} ms on an idle thread stream`);
+  // A run whose nodes are quiet for a while: heartbeats in its run stream too.
+  const run = await collect(client.runs.stream(thread_id, "slow", { input: { delay: 0.8 }, streamMode: "updates" }));
+  assert.deepEqual(run.map((c) => c.event), ["metadata", "updates", "updates"]);
+  const chunks = await reading;
+  assert.deepEqual(chunks.map((c) => c.event), ["metadata", "updates", "updates", "metadata"]);
+  assert.deepEqual(chunks.slice(0, 3).map((c) => [c.id, c.data]), run.map((c) => [c.id, c.data]));
+  assert.equal(log.filter((e) => e.path === `/threads/${thread_id}/stream`).length, 1, "the SDK reconnected the thread stream");
+  assert.equal(streamRequests(log, thread_id).length, 1, "the SDK reconnected the run stream");
+  const runStream = log.find((e) => e.method === "POST" && e.path === `/threads/${thread_id}/runs/stream`);
+  // With heartbeats well under the 0.8 s quiet spells of the run (the pytest's setting).
+  if (quietMs < 1500) assert.ok(runStream.comments >= 1, "no heartbeat in a run stream quiet for 2 x 0.8 s");
 });
 
 // -- interrupts and state ---------------------------------------------------------------------
@@ -811,6 +905,19 @@ check("multitask: reject answers 409, enqueue runs after", async () => {
   assert.equal((await client.runs.get(thread_id, first.run_id)).status, "success");
 });
 
+check("runs.joinStream of an enqueued (pending) run waits for it to start", async () => {
+  const { client } = makeClient();
+  const { thread_id } = await client.threads.create();
+  const first = await client.runs.create(thread_id, "slow", { input: { delay: 0.3 } });
+  const second = await client.runs.create(thread_id, "agent", { input: { topic: "later" }, streamMode: "updates", multitaskStrategy: "enqueue" });
+  assert.equal(second.status, "pending");
+  const chunks = await collect(client.runs.joinStream(thread_id, second.run_id));
+  assert.deepEqual(chunks.map((c) => c.event), ["metadata", "updates", "updates"]);
+  assert.equal(chunks[0].data.run_id, second.run_id);
+  assert.deepEqual(chunks[2].data, { generate_joke: { joke: "This is a joke about later and cats" } });
+  assert.equal((await client.runs.get(thread_id, first.run_id)).status, "success");
+});
+
 // -- cancel -----------------------------------------------------------------------------------
 
 check("runs.cancel with wait stops a sleeping run promptly", async () => {
@@ -875,6 +982,15 @@ const unknownBugs = KNOWN_SERVER_BUGS.filter((name) => !checks.some((c) => c.nam
 if (unknownBugs.length) {
   console.error(`KNOWN_SERVER_BUGS names no check: ${JSON.stringify(unknownBugs)}`);
   process.exit(2);
+}
+
+try {
+  const ok = await fetch(`${API_URL}/ok`, { signal: AbortSignal.timeout(5000) });
+  assert.equal(ok.status, 200);
+} catch (err) {
+  console.error(`server at ${API_URL} does not answer GET /ok: ${err?.message ?? err}`);
+  console.log("0 passed, 1 failed");
+  process.exit(1);
 }
 
 let passed = 0;

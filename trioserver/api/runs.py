@@ -90,6 +90,7 @@ async def create_run(thread_id: str | None, body: dict[str, Any]) -> Run:
         value = body.get(name)
         if value is not None and value != "*" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise Invalid(f"{name}: expected '*' or a list of node names")
+    field(body, "after_seconds", (int, float))
     subgraphs = bool(field(body, "stream_subgraphs", bool, False))
     field(body, "stream_resumable", bool, False)  # every stream is resumable here
     config = body.get("config") or {}

@@ -3,7 +3,7 @@
 Runs on the asyncio loop, inside the graph's own iteration, so LangChain objects are
 encoded to JSON once, where they are made. Mirrors what the reference server sends:
 `messages-tuple` as `messages` events of `[chunk, metadata]`; `messages` as
-`messages/metadata`, then `messages/partial` (accumulated) or `messages/complete`;
+`messages/metadata`, then `messages/partial` (accumulated), then `messages/complete`;
 subgraph events named `<mode>|<namespace>`; with `events`, LangChain's v2 event stream.
 """
 
@@ -23,6 +23,7 @@ from langgraph.types import Command, Send
 
 from .. import jsonenc
 from ..storage.records import LogEvent
+from .state import checkpoint_ref
 
 STREAM_MODES = frozenset(
     {"values", "updates", "messages", "messages-tuple", "custom", "debug", "events", "tasks", "checkpoints"}
@@ -58,6 +59,23 @@ def to_command(command: dict[str, Any]) -> Command:
     return Command(**kwargs)
 
 
+def _debug_checkpoint(payload: dict[str, Any]) -> dict[str, Any]:
+    """A debug checkpoint as the reference sends it: with `checkpoint` and
+    `parent_checkpoint` references, and each task's state config as its `checkpoint`."""
+    tasks = []
+    for task in payload.get("tasks", []):
+        state = task.get("state")
+        if isinstance(state, dict) and state.get("configurable"):
+            task = {k: v for k, v in task.items() if k != "state"} | {"checkpoint": state["configurable"]}
+        tasks.append(task)
+    return {
+        **payload,
+        "checkpoint": checkpoint_ref(payload.get("config")),
+        "parent_checkpoint": checkpoint_ref(payload.get("parent_config")),
+        "tasks": tasks,
+    }
+
+
 class ChunkEncoder:
     """Encodes one run's graph output as `LogEvent`s and hands each to `emit`."""
 
@@ -67,6 +85,7 @@ class ChunkEncoder:
         self.subgraphs = subgraphs
         self.emit = emit
         self.messages: dict[str, BaseMessage] = {}
+        self.completed: set[str] = set()
 
     def _out(self, mode: str, base: str, ns: tuple[str, ...] | None, payload: Any) -> None:
         event = f"{base}|{'|'.join(ns)}" if self.subgraphs and ns else base
@@ -81,6 +100,8 @@ class ChunkEncoder:
             if "messages" in self.stream_mode:
                 self._message(ns, chunk)
         elif mode in self.stream_mode:
+            if mode == "debug" and chunk.get("type") == "checkpoint":
+                chunk = {**chunk, "payload": _debug_checkpoint(chunk["payload"])}
             self._out(mode, mode, ns, chunk)
 
     def _message(self, ns: tuple[str, ...] | None, chunk: Any) -> None:
@@ -104,6 +125,22 @@ class ChunkEncoder:
         current = self.messages[msg.id]
         event = "messages/partial" if isinstance(msg, BaseMessageChunk) else "messages/complete"
         self._out("messages", event, ns, [current if is_chunk else message_chunk_to_message(current)])
+        if event == "messages/complete":
+            self.completed.add(msg.id)
+        elif getattr(msg, "chunk_position", None) == "last":
+            self._complete(msg.id, ns)
+
+    def _complete(self, message_id: str, ns: tuple[str, ...] | None) -> None:
+        """`messages/complete` once a streamed message is whole, as the JS server sends it
+        (clients written against it, like the React hook, expect it)."""
+        self.completed.add(message_id)
+        self._out("messages", "messages/complete", ns, [message_chunk_to_message(self.messages[message_id])])
+
+    def finish(self) -> None:
+        """The graph is done: every streamed message still open is complete."""
+        for message_id in list(self.messages):
+            if message_id not in self.completed:
+                self._complete(message_id, None)
 
     def stream_event(self, event: dict[str, Any]) -> None:
         """One item of `graph.astream_events(version="v2")` (used when `events` is asked for)."""

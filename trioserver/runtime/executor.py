@@ -248,6 +248,9 @@ class RunExecutor:
             if isinstance(exc, trio.Cancelled):
                 raise
             log.exception("run %s failed outside the graph", run.run_id)
+            # Still end it in the log, or its streams and joiners would wait forever.
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
+                await self._finish(run, "error", error={"error": type(exc).__name__, "message": str(exc)})
         finally:
             self._active.pop(run.thread_id, None)
             event = self._finished.pop(run.run_id, None)
@@ -257,16 +260,20 @@ class RunExecutor:
 
     async def _run(self, active: ActiveRun) -> None:
         run = active.run
-        started = LogEvent(run.run_id, "metadata", "metadata", jsonenc.dumps({"run_id": run.run_id, "attempt": run.attempt}))
-        lifecycle = self._lifecycle_event(run, "running")
-        _, events_op = self.log.prepare(run.thread_id, [lifecycle, started])
-        run.status = "running"
-        await self.store.write(_all(self.tables.update_run_op(run.run_id, _set_status("running")), events_op))
-
         error: dict[str, Any] | None = None
         state: dict[str, Any] | None = None
         status = "success"
+        started = False
         with active.scope:
+            delay = run.kwargs.get("after_seconds")
+            if delay:  # scheduled for later: `pending` until then
+                await trio.sleep(max(0.0, ids.parse_iso(run.created_at) + float(delay) - ids.now().timestamp()))
+            metadata = LogEvent(run.run_id, "metadata", "metadata", jsonenc.dumps({"run_id": run.run_id, "attempt": run.attempt}))
+            _, events_op = self.log.prepare(run.thread_id, [self._lifecycle_event(run, "running"), metadata])
+            with trio.CancelScope(shield=True):  # started or not, never half-way
+                await self.store.write(_all(self.tables.update_run_op(run.run_id, _set_status("running")), events_op))
+            run.status = "running"
+            started = True
             try:
                 state = await self._drive(run)
             except Exception as exc:  # the graph raised
@@ -279,11 +286,11 @@ class RunExecutor:
             cancelled = _cancel_error(active.cancel_action or "interrupt", active.cancel_reason)
         rollback = active.cancel_action == "rollback"
         with trio.CancelScope(shield=True):
-            if rollback and self.checkpointer is not None:
+            if rollback and started and self.checkpointer is not None:
                 await self.bridge.call(lambda: self.checkpointer.adelete_for_runs([run.run_id]))
-            if status != "success" and not run.temporary:
+            if status != "success" and started and not run.temporary:
                 state = await self._read_state(run)
-            await self._finish(run, status, error=error, cancelled=cancelled, state=state, rollback=rollback)
+            await self._finish(run, status, error=error, cancelled=cancelled, state=state, rollback=rollback, started=started)
 
     async def _drive(self, run: Run) -> dict[str, Any] | None:
         """Run the graph on the asyncio loop, appending its output to the log in batches.
@@ -321,6 +328,7 @@ class RunExecutor:
                     else:
                         (mode, chunk), ns = item, None
                     encoder.graph_chunk(ns, mode, chunk)
+            encoder.finish()
             if not run.temporary:
                 result["state"] = await read_state(graph, run.thread_id)
 
@@ -349,13 +357,19 @@ class RunExecutor:
     async def _graph_for(self, spec: GraphSpec, config: dict[str, Any], temporary: bool) -> Any:
         """The graph with our checkpointer attached (none for stateless runs, as the reference)."""
         checkpointer = None if temporary else self.checkpointer
+
+        def attach(graph: Any) -> Any:
+            update: dict[str, Any] = {"checkpointer": checkpointer}
+            if graph.name == "LangGraph":  # as the reference: the root run is named after the graph id
+                update["name"] = spec.graph_id
+            return graph.copy(update=update)
+
         if spec.is_factory:
-            graph = await spec.build(config)
-            return graph.copy(update={"checkpointer": checkpointer})
+            return attach(await spec.build(config))
         key = (spec.graph_id, temporary)
         graph = self._graph_cache.get(key)
         if graph is None:
-            graph = self._graph_cache[key] = spec.target.copy(update={"checkpointer": checkpointer})
+            graph = self._graph_cache[key] = attach(spec.target)
         return graph
 
     async def graph(self, graph_id: str, config: dict[str, Any]) -> Any:

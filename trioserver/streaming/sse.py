@@ -43,12 +43,14 @@ async def sse_from_log(
     shutdown: trio.Event,
     heartbeat: float = 5.0,
 ) -> AsyncIterator[bytes]:
-    """The bytes of an SSE stream of the thread's log after `after`, chosen by `select`."""
+    """The bytes of an SSE stream of the thread's log after `after`, chosen by `select`.
+
+    A heartbeat goes out whenever nothing was sent for `heartbeat` seconds, also while
+    the log moves but nothing in it is for this stream (the JS SDK treats a connection
+    quiet for three intervals as dead)."""
+    last_sent = trio.current_time()
     async with aclosing(tail_thread(log, thread_id, after, shutdown=shutdown, idle_timeout=heartbeat)) as batches:
         async for batch in batches:
-            if not batch:
-                yield HEARTBEAT
-                continue
             out = []
             done = False
             for position, event in batch:
@@ -59,5 +61,9 @@ async def sse_from_log(
                     break
             if out:
                 yield b"".join(out)
+                last_sent = trio.current_time()
+            elif trio.current_time() - last_sent >= heartbeat:
+                yield HEARTBEAT
+                last_sent = trio.current_time()
             if done:
                 return

@@ -10,7 +10,8 @@ import sse
 
 pytestmark = pytest.mark.anyio
 
-TRANSCRIPTS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "transcripts"
+# Copies of ../shared/reference/transcripts: raw responses recorded from the reference server.
+TRANSCRIPTS = Path(__file__).resolve().parent / "transcripts"
 
 
 async def collect(stream):

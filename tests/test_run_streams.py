@@ -60,15 +60,6 @@ async def test_mode_list_updates_custom(client):
     ]
 
 
-async def test_custom_mode_matches_transcript(http, client):
-    thread = await client.threads.create()
-    res = await http.post(f"/threads/{thread['thread_id']}/runs/stream", json={"assistant_id": "custom", "input": {"query": "example"}, "stream_mode": "custom"})
-    ours, _ = sse.parse(res.text)
-    ref, _ = sse.parse((TRANSCRIPTS / "stream_custom.txt").read_text().split("# body", 1)[1])
-    assert [(e.event, e.data) for e in ours[1:]] == [(e.event, e.data) for e in ref[1:]]
-    assert ours[0].data.keys() == ref[0].data.keys()
-
-
 async def test_messages_tuple_tokens(client):
     thread = await client.threads.create()
     text = ""
@@ -82,28 +73,54 @@ async def test_messages_tuple_tokens(client):
         text += message_chunk["content"]
         count += 1
     assert count > 5
-    assert text == "Why did the cat sit on the computer? To keep an eye on the mouse!"
+    assert text == "Why did the ice cream cross the road? To get to the other side!"
 
 
-async def test_messages_tuple_wire_shape_matches_transcript(http, client):
+def shape(value):
+    """`value` with every leaf replaced by its type: what must match, ids and times aside."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shape(v) for v in value]
+    return type(value).__name__
+
+
+@pytest.mark.parametrize(
+    "mode, assistant, graph_input",
+    [
+        ("values", "agent", {"topic": "ice cream"}),
+        ("updates", "agent", {"topic": "ice cream"}),
+        ("custom", "custom", {"query": "example"}),
+        ("debug", "agent", {"topic": "ice cream"}),
+        ("events", "agent", {"topic": "ice cream"}),
+        ("messages-tuple", "llm", {"topic": "ice cream"}),
+    ],
+)
+async def test_wire_matches_reference_transcript(http, client, mode, assistant, graph_input):
+    """Event names, order and data shapes as recorded from the reference server."""
     thread = await client.threads.create()
-    res = await http.post(f"/threads/{thread['thread_id']}/runs/stream", json={"assistant_id": "llm", "input": {"topic": "ice cream"}, "stream_mode": "messages-tuple"})
+    res = await http.post(f"/threads/{thread['thread_id']}/runs/stream", json={"assistant_id": assistant, "input": graph_input, "stream_mode": mode})
+    transcript = (TRANSCRIPTS / f"stream_{mode}.txt").read_text()
+    headers, body = transcript.split("# body", 1)
     ours, _ = sse.parse(res.text)
-    ref, _ = sse.parse((TRANSCRIPTS / "stream_messages-tuple.txt").read_text().split("# body", 1)[1])
-    ours_msg = next(e for e in ours if e.event == "messages")
-    ref_msg = next(e for e in ref if e.event == "messages")
-    assert set(ours_msg.data[0]) == set(ref_msg.data[0])
-    for key in ("langgraph_node", "langgraph_step", "langgraph_triggers", "langgraph_path", "langgraph_checkpoint_ns", "thread_id", "run_id", "graph_id", "assistant_id"):
-        assert key in ours_msg.data[1], key
+    ref, _ = sse.parse(body)
+    assert [e.event for e in ours] == [e.event for e in ref]
+    for got, expected in zip(ours, ref):
+        assert shape(got.data) == shape(expected.data), got.event
+    if mode in ("values", "updates", "custom"):
+        assert [e.data for e in ours[1:]] == [e.data for e in ref[1:]]
+    for name in ("content-type", "cache-control", "x-accel-buffering"):
+        recorded = next(line.split(": ", 1)[1] for line in headers.splitlines() if line.startswith(name + ":"))
+        assert res.headers[name] == recorded.strip()
 
 
 async def test_messages_mode_partial_and_metadata(client):
-    chunks = await collect(client.runs.stream(None, "llm", input={"topic": "x"}, stream_mode="messages"))
+    chunks = await collect(client.runs.stream(None, "llm", input={"topic": "ice cream"}, stream_mode="messages"))
     events = [c.event for c in chunks]
     assert events[1] == "messages/metadata"
     assert "messages/partial" in events
     last_partial = [c for c in chunks if c.event == "messages/partial"][-1]
-    assert last_partial.data[0]["content"] == "Why did the cat sit on the computer? To keep an eye on the mouse!"
+    assert last_partial.data[0]["content"] == "Why did the ice cream cross the road? To get to the other side!"
     # As the JS server: the whole message once more when it is complete.
     assert events[-1] == "messages/complete" and events.count("messages/complete") == 1
     assert chunks[-1].data[0]["content"] == last_partial.data[0]["content"]

@@ -37,6 +37,7 @@ class Settings:
     heartbeat: float = 5.0
     write_timeout: float = 30.0
     retention: RetentionPolicy = attrs.field(factory=RetentionPolicy)
+    api_url: str = ""
 
 
 class ClosingHTTPConnection(TrioASGIHTTPConnection):
@@ -122,7 +123,7 @@ async def open_services(graphs: dict[str, GraphSpec], settings: Settings) -> Asy
     try:
         tables = Tables(store)
         event_log = EventLog(store)
-        executor = RunExecutor(tables=tables, log=event_log, bridge=bridge, graphs=graphs, checkpointer=LmdbSaver(store.env))
+        executor = RunExecutor(tables=tables, log=event_log, bridge=bridge, graphs=graphs, checkpointer=LmdbSaver(store.env), api_url=settings.api_url)
         async with trio.open_nursery() as nursery:
             await nursery.start(store.run_writer)
             await ensure_default_assistants(store, tables, graphs)

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         heartbeat=args.heartbeat,
         write_timeout=args.write_timeout,
         retention=retention,
+        api_url=f"http://{args.host}:{args.port}",
     )
     logging.getLogger(__name__).info(
         "serving %s on http://%s:%d (data in %s)", ", ".join(graphs), args.host, args.port, args.data_dir

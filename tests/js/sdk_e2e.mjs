@@ -29,7 +29,7 @@ if (!API_URL) {
 
 const AGENT_ID = "fe096781-5601-53d2-b2f6-0d3403f7e9ca"; // the reference's id for graph "agent"
 const JOKE = "This is a joke about ice cream and cats";
-const LLM_TEXT = "Why did the cat sit on the computer? To keep an eye on the mouse!";
+const LLM_TEXT = "Why did the ice cream cross the road? To get to the other side!";
 const EVENT_ID = /^\d+-\d+$/;
 
 // -- harness ------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ check("seed: streamMode messages-tuple streams tokens", async () => {
 
 check("streamMode messages: messages/metadata, then accumulated partials", async () => {
   const { client } = makeClient();
-  const chunks = await collect(client.runs.stream(null, "llm", { input: { topic: "x" }, streamMode: "messages" }));
+  const chunks = await collect(client.runs.stream(null, "llm", { input: { topic: "ice cream" }, streamMode: "messages" }));
   const events = chunks.map((c) => c.event);
   assert.equal(events[0], "metadata");
   assert.equal(events[1], "messages/metadata");
@@ -283,7 +283,7 @@ check("streamMode messages: messages/metadata, then accumulated partials", async
 
 check("streamMode messages: messages/complete after the partials (DESIGN.md: as the JS server)", async () => {
   const { client } = makeClient();
-  const chunks = await collect(client.runs.stream(null, "llm", { input: { topic: "x" }, streamMode: "messages" }));
+  const chunks = await collect(client.runs.stream(null, "llm", { input: { topic: "ice cream" }, streamMode: "messages" }));
   const events = chunks.map((c) => c.event);
   const complete = events.indexOf("messages/complete");
   assert.ok(complete > events.lastIndexOf("messages/partial"), `no messages/complete after the partials: ${[...new Set(events)]}`);

@@ -14,16 +14,11 @@ class MyState:
     joke: str = ""
 
 
-def _replies():
-    while True:
-        yield AIMessage(content="Why did the cat sit on the computer? To keep an eye on the mouse!")
-
-
-model = GenericFakeChatModel(messages=_replies())
-
-
 def call_model(state: MyState):
-    """Call the (fake) LLM to generate a joke about a topic."""
+    """Call the (fake) LLM to generate a joke about a topic. A real graph would build its
+    model once (`init_chat_model(...)`); the fake one is made per call to know its reply."""
+    reply = AIMessage(content=f"Why did the {state.topic} cross the road? To get to the other side!")
+    model = GenericFakeChatModel(messages=iter([reply]))
     response = model.invoke([{"role": "user", "content": f"Generate a joke about {state.topic}"}])
     return {"joke": response.content}
 

@@ -18,7 +18,7 @@ import langgraph.version
 import lmdb
 import trio
 
-from .. import ids, jsonenc
+from .. import __version__, ids, jsonenc
 from ..errors import BadRequest, Conflict
 from ..storage.eventlog import EventLog
 from ..storage.records import LogEvent, Run, Thread
@@ -50,13 +50,14 @@ class ActiveRun:
 class RunExecutor:
     """Starts, queues and cancels runs; the only writer of run and thread status."""
 
-    def __init__(self, *, tables: Tables, log: EventLog, bridge: AsyncioBridge, graphs: dict[str, GraphSpec], checkpointer: Any) -> None:
+    def __init__(self, *, tables: Tables, log: EventLog, bridge: AsyncioBridge, graphs: dict[str, GraphSpec], checkpointer: Any, api_url: str = "") -> None:
         self.tables = tables
         self.store = tables.store
         self.log = log
         self.bridge = bridge
         self.graphs = graphs
         self.checkpointer = checkpointer
+        self.api_url = api_url
         self.nursery: trio.Nursery | None = None
         self._active: dict[str, ActiveRun] = {}  # thread id -> its running run
         self._queued: dict[str, list[str]] = {}  # thread id -> pending run ids, oldest first
@@ -384,6 +385,13 @@ class RunExecutor:
         configurable = {
             **(base.get("configurable") or {}),
             **(user_config.get("configurable") or {}),
+            # What the reference puts here too; graphs written against it may read these.
+            "langgraph_auth_user": None,
+            "langgraph_auth_user_id": "",
+            "langgraph_auth_permissions": [],
+            "langgraph_request_id": run.run_id,
+            "__request_start_time_ms__": int(ids.parse_iso(run.created_at) * 1000),
+            "__after_seconds__": kwargs.get("after_seconds") or 0,
             "run_id": run.run_id,
             "thread_id": run.thread_id,
             "graph_id": run.graph_id,
@@ -403,6 +411,10 @@ class RunExecutor:
             "assistant_id": run.assistant_id,
             "run_attempt": run.attempt,
             "langgraph_version": langgraph.version.__version__,
+            "langgraph_api_version": __version__,
+            "langgraph_plan": "developer",
+            "langgraph_host": "self-hosted",
+            "langgraph_api_url": self.api_url,
             "run_id": run.run_id,
             "thread_id": run.thread_id,
         }

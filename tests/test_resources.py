@@ -159,3 +159,12 @@ async def test_cors_for_browser_clients(http):
     pre = await http.options("/threads", headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"})
     assert pre.status_code == 200
     assert "POST" in pre.headers["access-control-allow-methods"]
+
+
+async def test_stateless_batch_and_subgraphs(client, http):
+    res = await http.post("/runs/batch", json=[{"assistant_id": "agent", "input": {"topic": "a"}}, {"assistant_id": "custom", "input": {"query": "q"}}])
+    assert res.status_code == 200
+    runs = res.json()
+    assert [r["assistant_id"] for r in runs] == [AGENT_ID, runs[1]["assistant_id"]] and len(runs) == 2
+    subgraphs = await client.assistants.get_subgraphs("22e3354e-e6ec-5d11-8579-a7f4019b0f8b")  # graph "subgraph"
+    assert list(subgraphs) == ["node_2"]

@@ -154,25 +154,41 @@ def register(app: Quart) -> None:
         drawable = graph.get_graph(xray=xray)
         return json_response(drawable.to_json())
 
+    @app.get("/assistants/<assistant_id>/subgraphs")
+    @app.get("/assistants/<assistant_id>/subgraphs/<path:namespace>")
+    async def assistant_subgraphs(assistant_id: str, namespace: str | None = None):
+        svc = services()
+        assistant = get_assistant_or_404(assistant_id)
+        graph = await svc.graphs[assistant.graph_id].build({"configurable": {}})
+        recurse = (request.args.get("recurse") or "").lower() in ("1", "true", "yes")
+        found = {}
+        for ns, subgraph in graph.get_subgraphs(namespace=namespace, recurse=recurse):
+            found[ns] = _schemas(assistant.graph_id, subgraph)
+        return json_response(found)
+
     @app.get("/assistants/<assistant_id>/schemas")
     async def assistant_schemas(assistant_id: str):
         svc = services()
         assistant = get_assistant_or_404(assistant_id)
         graph = await svc.graphs[assistant.graph_id].build({"configurable": {}})
+        return json_response(_schemas(assistant.graph_id, graph))
 
-        def schema(fn):
-            try:
-                return fn()
-            except Exception:  # noqa: BLE001 - a graph whose schema cannot be rendered
-                return None
 
-        return json_response(
-            {
-                "graph_id": assistant.graph_id,
-                "input_schema": schema(graph.get_input_jsonschema),
-                "output_schema": schema(graph.get_output_jsonschema),
-                "state_schema": schema(lambda: graph.get_input_jsonschema()),
-                "config_schema": schema(graph.config_schema().model_json_schema),
-                "context_schema": schema(graph.get_context_jsonschema),
-            }
-        )
+def _schemas(graph_id: str, graph) -> dict:
+    """A graph's JSON schemas; None for one that cannot be rendered (pydantic cannot, for
+    example, render a `typing.TypedDict` on Python 3.11)."""
+
+    def schema(fn):
+        try:
+            return fn()
+        except Exception:  # noqa: BLE001
+            return None
+
+    return {
+        "graph_id": graph_id,
+        "input_schema": schema(graph.get_input_jsonschema),
+        "output_schema": schema(graph.get_output_jsonschema),
+        "state_schema": schema(graph.get_input_jsonschema),
+        "config_schema": schema(lambda: graph.config_schema().model_json_schema()),
+        "context_schema": schema(graph.get_context_jsonschema),
+    }

@@ -19,6 +19,7 @@ from ..streaming.sse import sse_from_log
 from ..streaming.tail import tail_thread
 from .common import (
     Services,
+    body_json,
     body_object,
     field,
     get_run_or_404,
@@ -271,6 +272,14 @@ def register(app: Quart) -> None:
         body = await body_object()
         run = await create_run(None, body)
         return json_response(run_json(run), headers=run_paths(run))
+
+    @app.post("/runs/batch")
+    async def create_stateless_batch():
+        body = await body_json()
+        if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+            raise Invalid("Request body must be a list of run objects")
+        runs = [await create_run(None, item) for item in body]
+        return json_response([run_json(r) for r in runs])
 
     @app.get("/threads/<thread_id>/runs")
     async def list_runs(thread_id: str):

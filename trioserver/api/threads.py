@@ -45,6 +45,25 @@ def _matches(value: Any, wanted: dict[str, Any]) -> bool:
     return True
 
 
+def _filtered_threads(body: dict[str, Any]) -> list[Thread]:
+    """The threads a search or count body asks for (`ids`, `metadata`, `values`, `status`)."""
+    metadata = field(body, "metadata", dict, None)
+    values = field(body, "values", dict, None)
+    status = field(body, "status", str, None, choices=("idle", "busy", "interrupted", "error"))
+    wanted_ids = field(body, "ids", list, None)
+    threads = [t for t in services().tables.all_threads() if not t.temporary]
+    if wanted_ids is not None:
+        wanted = {str(ids.parse_uuid(i)) for i in wanted_ids}
+        threads = [t for t in threads if t.thread_id in wanted]
+    if metadata:
+        threads = [t for t in threads if _matches(t.metadata, metadata)]
+    if values:
+        threads = [t for t in threads if _matches(t.values, values)]
+    if status:
+        threads = [t for t in threads if t.status == status]
+    return threads
+
+
 def register(app: Quart) -> None:
     @app.post("/threads")
     async def create_thread():
@@ -93,25 +112,11 @@ def register(app: Quart) -> None:
 
     @app.post("/threads/search")
     async def search_threads():
-        svc = services()
         body = await body_object(default={})
-        metadata = field(body, "metadata", dict, None)
-        values = field(body, "values", dict, None)
-        status = field(body, "status", str, None, choices=("idle", "busy", "interrupted", "error"))
-        wanted_ids = field(body, "ids", list, None)
+        threads = _filtered_threads(body)
         limit, offset = limit_offset(body)
         sort_by = field(body, "sort_by", str, "created_at", choices=SORT_KEYS)
         sort_order = field(body, "sort_order", str, "desc", choices=("asc", "desc"))
-        threads = [t for t in svc.tables.all_threads() if not t.temporary]
-        if wanted_ids is not None:
-            wanted = {str(ids.parse_uuid(i)) for i in wanted_ids}
-            threads = [t for t in threads if t.thread_id in wanted]
-        if metadata:
-            threads = [t for t in threads if _matches(t.metadata, metadata)]
-        if values:
-            threads = [t for t in threads if _matches(t.values, values)]
-        if status:
-            threads = [t for t in threads if t.status == status]
         key = "updated_at" if sort_by == "state_updated_at" else sort_by
         threads.sort(key=lambda t: (getattr(t, key), t.thread_id), reverse=sort_order == "desc")
         select = field(body, "select", list, None)
@@ -124,16 +129,7 @@ def register(app: Quart) -> None:
 
     @app.post("/threads/count")
     async def count_threads():
-        svc = services()
-        body = await body_object(default={})
-        metadata = field(body, "metadata", dict, None)
-        status = field(body, "status", str, None)
-        threads = [t for t in svc.tables.all_threads() if not t.temporary]
-        if metadata:
-            threads = [t for t in threads if _matches(t.metadata, metadata)]
-        if status:
-            threads = [t for t in threads if t.status == status]
-        return json_response(len(threads))
+        return json_response(len(_filtered_threads(await body_object(default={}))))
 
     @app.get("/threads/<thread_id>/stream")
     async def stream_thread(thread_id: str):

@@ -99,17 +99,17 @@ class EventLog:
             await self.store.write(op)
         return ids
 
-    def delete_op(self, thread_id: str, *, before: EventId | None = None) -> Callable[[lmdb.Transaction], int]:
-        """A write op deleting a thread's events (those before `before`, or all)."""
+    def delete_op(self, thread_id: str, *, below: bytes | None = None, limit: int | None = None) -> Callable[[lmdb.Transaction], int]:
+        """A write op deleting a thread's events: those with keys below `below` (all when
+        None), at most `limit` of them. It returns how many it deleted."""
         prefix = thread_key(thread_id)
-        stop = event_key(prefix, before) if before is not None else None
 
         def op(txn: lmdb.Transaction) -> int:
             cursor = txn.cursor(self.db)
             deleted = 0
             if not cursor.set_range(prefix):
                 return 0
-            while cursor.key()[:16] == prefix and (stop is None or cursor.key() < stop):
+            while cursor.key()[:16] == prefix and (below is None or cursor.key() < below) and (limit is None or deleted < limit):
                 if not cursor.delete():
                     break
                 deleted += 1
@@ -117,8 +117,8 @@ class EventLog:
                     break
             return deleted
 
-        if before is None:
-            self._last.pop(thread_id, None)
+        if below is None:
+            self.forget(thread_id)
         return op
 
     def forget(self, thread_id: str) -> None:

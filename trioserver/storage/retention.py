@@ -72,26 +72,6 @@ def find_cut(log_: EventLog, thread_id: str, *, before: EventId, keep: int) -> b
     return cut
 
 
-def delete_below_op(log_: EventLog, thread_id: str, cut: bytes):
-    """A write op deleting up to CHUNK of the thread's events with keys below `cut`."""
-    prefix = thread_key(thread_id)
-
-    def op(txn: lmdb.Transaction) -> int:
-        cursor = txn.cursor(log_.db)
-        deleted = 0
-        if not cursor.set_range(prefix):
-            return 0
-        while deleted < CHUNK and cursor.key()[:16] == prefix and cursor.key() < cut:
-            if not cursor.delete():
-                break
-            deleted += 1
-            if not cursor.key():
-                break
-        return deleted
-
-    return op
-
-
 async def prune_once(log_: EventLog, tables: Tables, policy: RetentionPolicy, *, now: float | None = None) -> int:
     """One sweep over every thread's log. Returns the number of events deleted."""
     now = time.time() if now is None else now
@@ -103,12 +83,11 @@ async def prune_once(log_: EventLog, tables: Tables, policy: RetentionPolicy, *,
         if thread is None or thread.temporary:
             if log_.last_id(thread_id) >= orphan_before:
                 continue  # recently active: its readers may still be on it
-            cut = thread_key(thread_id) + b"\xff" * 12
-            log_.forget(thread_id)
+            cut = None  # all of it
         else:
             cut = await trio.to_thread.run_sync(lambda: find_cut(log_, thread_id, before=before, keep=policy.max_count))
         while True:
-            deleted = await log_.store.write(delete_below_op(log_, thread_id, cut))
+            deleted = await log_.store.write(log_.delete_op(thread_id, below=cut, limit=CHUNK))
             total += deleted
             if deleted < CHUNK:
                 break

@@ -151,6 +151,7 @@ def test_tail_ends_on_shutdown():
                     nursery.start_soon(follow)
                     await trio.sleep(0.1)
                     shutdown.set()
+                    log.wake_all()  # what Services.begin_shutdown does
 
     run(main)
 

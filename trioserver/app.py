@@ -106,7 +106,6 @@ def create_app(graphs: dict[str, GraphSpec], settings: Settings) -> QuartTrio:
         async with open_services(graphs, settings) as svc:
             app.config["TRIOSERVER"] = svc
             yield
-            svc.shutdown.set()
 
     return app
 
@@ -124,16 +123,25 @@ async def open_services(graphs: dict[str, GraphSpec], settings: Settings) -> Asy
         tables = Tables(store)
         event_log = EventLog(store)
         executor = RunExecutor(tables=tables, log=event_log, bridge=bridge, graphs=graphs, checkpointer=LmdbSaver(store.env), api_url=settings.api_url)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(store.run_writer)
+        # The writer outlives the executor: runs that end at shutdown still record their end.
+        async with trio.open_nursery() as storage_nursery:
+            await storage_nursery.start(store.run_writer)
             await ensure_default_assistants(store, tables, graphs)
-            await nursery.start(executor.serve)
-            await nursery.start(run_retention, event_log, tables, settings.retention)
-            yield Services(
-                store=store, tables=tables, log=event_log, executor=executor, graphs=graphs,
-                shutdown=trio.Event(), heartbeat=settings.heartbeat,
-            )
-            nursery.cancel_scope.cancel()
+            async with trio.open_nursery() as nursery:
+                await nursery.start(executor.serve)
+                await nursery.start(run_retention, event_log, tables, settings.retention)
+                services = Services(
+                    store=store, tables=tables, log=event_log, executor=executor, graphs=graphs,
+                    shutdown=trio.Event(), heartbeat=settings.heartbeat,
+                )
+                try:
+                    yield services
+                finally:
+                    services.begin_shutdown()
+                    with trio.CancelScope(shield=True), trio.move_on_after(10):
+                        await executor.shutdown()
+                    nursery.cancel_scope.cancel()
+            storage_nursery.cancel_scope.cancel()
     finally:
         bridge.close()
         store.close()

@@ -30,12 +30,13 @@ def bound_socket_writes(write_timeout: float = WRITE_TIMEOUT) -> None:
             return await original(self, event)
         async with self.send_lock:
             try:
-                with trio.CancelScope(shield=True):
-                    with trio.fail_after(write_timeout):
-                        await self.stream.send_all(event.data)
+                # One scope: shielded from outer cancellation, bounded by its own deadline.
+                with trio.CancelScope(shield=True, deadline=trio.current_time() + write_timeout) as scope:
+                    await self.stream.send_all(event.data)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 await self.protocol.handle(Closed())
-            except trio.TooSlowError:
+                return
+            if scope.cancelled_caught:
                 log.info("dropping a client that stopped reading")
                 await self.stream.aclose()
                 await self.protocol.handle(Closed())
@@ -62,7 +63,7 @@ async def run_server(graphs: dict[str, GraphSpec], settings: Settings, *, host: 
                 break
         svc = app.config.get("TRIOSERVER")
         if svc is not None:
-            svc.shutdown.set()
+            svc.begin_shutdown()
 
     task_status.started()
     await serve(app, config, shutdown_trigger=shutdown_trigger)

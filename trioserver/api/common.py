@@ -26,6 +26,11 @@ class Services:
     shutdown: trio.Event
     heartbeat: float = 5.0
 
+    def begin_shutdown(self) -> None:
+        """Every stream ends now, cleanly (STACK.md 6): set the event and wake every tail."""
+        self.shutdown.set()
+        self.log.wake_all()
+
 
 def services() -> Services:
     return current_app.config["TRIOSERVER"]

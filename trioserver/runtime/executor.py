@@ -45,6 +45,7 @@ class ActiveRun:
     scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     cancel_action: str | None = None  # "interrupt" | "rollback" when cancelled by request
     cancel_reason: str = ""
+    started: bool = False  # its start (status, first events) is committed
 
 
 class RunExecutor:
@@ -73,6 +74,16 @@ class RunExecutor:
             await self._recover()
             task_status.started()
             await trio.sleep_forever()
+
+    async def shutdown(self) -> None:
+        """Interrupt every running run and wait until each has recorded its end.
+        (Pending runs stay pending: the next start queues them again.)"""
+        for active in list(self._active.values()):
+            active.cancel_action = "interrupt"
+            active.cancel_reason = "the server is shutting down"
+            active.scope.cancel()
+        for run_id in list(self._finished):
+            await self.wait_finished(run_id)
 
     async def _recover(self) -> None:
         """Runs left `running` by a process that died end as `error`, so joiners finish;
@@ -124,14 +135,41 @@ class RunExecutor:
             if not run.temporary:
                 self.tables.update_thread_op(thread_id, _set_status("busy"))(txn)
 
+        ops = [*extra_ops, self.tables.put_run_op(run), mark_busy]
+        active = None
+        if not self.is_busy(thread_id) and self.nursery is not None:
+            # It runs now: claim the thread before the first await, so a concurrent submit
+            # sees it busy, and (unless it is scheduled for later) record its start in the
+            # same commit as its creation.
+            active = self._active[thread_id] = ActiveRun(run)
+            if not run.kwargs.get("after_seconds"):
+                ops += self._start_ops(run)
+                active.started = True
         try:
-            await self.store.write(_all(*extra_ops, self.tables.put_run_op(run), mark_busy))
+            await self.store.write(_all(*ops))
         except BaseException:
             self._finished.pop(run.run_id, None)
+            if active is not None:
+                del self._active[thread_id]
+                self._start_next(thread_id)
             raise
-        self._queued.setdefault(thread_id, []).append(run.run_id)
-        self._start_next(thread_id)
+        if active is not None:
+            self._spawn(active)
+        else:
+            self._queued.setdefault(thread_id, []).append(run.run_id)
+            self._start_next(thread_id)
         return run
+
+    def _spawn(self, active: ActiveRun) -> None:
+        # An empty context: the run must not inherit (and keep alive) the request's.
+        contextvars.Context().run(self.nursery.start_soon, self._run_task, active)
+
+    def _start_ops(self, run: Run) -> list[Callable[[lmdb.Transaction], Any]]:
+        """What starting a run writes: its status, then `lifecycle` and `metadata` events."""
+        metadata = LogEvent(run.run_id, "metadata", "metadata", jsonenc.dumps({"run_id": run.run_id, "attempt": run.attempt}))
+        _, events_op = self.log.prepare(run.thread_id, [self._lifecycle_event(run, "running"), metadata])
+        run.status = "running"
+        return [self.tables.update_run_op(run.run_id, _set_status("running")), events_op]
 
     def _start_next(self, thread_id: str) -> None:
         if thread_id in self._active or self.nursery is None:
@@ -141,9 +179,7 @@ class RunExecutor:
             run = self.tables.get_run(queue.pop(0))
             if run is None or run.status != "pending":
                 continue
-            active = self._active[thread_id] = ActiveRun(run)
-            # An empty context: the run must not inherit (and keep alive) the request's.
-            contextvars.Context().run(self.nursery.start_soon, self._run_task, active)
+            self._spawn(self._active.setdefault(thread_id, ActiveRun(run)))
             break
         if not queue:
             self._queued.pop(thread_id, None)
@@ -246,7 +282,9 @@ class RunExecutor:
         try:
             await self._run(active)
         except BaseException as exc:  # noqa: BLE001 - a run never crashes the nursery
-            if isinstance(exc, trio.Cancelled):
+            if isinstance(exc, trio.Cancelled) or (
+                isinstance(exc, BaseExceptionGroup) and exc.subgroup(trio.Cancelled) is not None
+            ):
                 raise
             log.exception("run %s failed outside the graph", run.run_id)
             # Still end it in the log, or its streams and joiners would wait forever.
@@ -269,11 +307,10 @@ class RunExecutor:
             delay = run.kwargs.get("after_seconds")
             if delay:  # scheduled for later: `pending` until then
                 await trio.sleep(max(0.0, ids.parse_iso(run.created_at) + float(delay) - ids.now().timestamp()))
-            metadata = LogEvent(run.run_id, "metadata", "metadata", jsonenc.dumps({"run_id": run.run_id, "attempt": run.attempt}))
-            _, events_op = self.log.prepare(run.thread_id, [self._lifecycle_event(run, "running"), metadata])
-            with trio.CancelScope(shield=True):  # started or not, never half-way
-                await self.store.write(_all(self.tables.update_run_op(run.run_id, _set_status("running")), events_op))
-            run.status = "running"
+            if not active.started:
+                with trio.CancelScope(shield=True):  # started or not, never half-way
+                    await self.store.write(_all(*self._start_ops(run)))
+                active.started = True
             started = True
             try:
                 state = await self._drive(run)

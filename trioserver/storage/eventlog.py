@@ -37,7 +37,10 @@ class EventLog:
         self.store = store
         self.db = store.db("events")
         self._last: dict[str, EventId] = {}
-        self._wakers: dict[str, trio.Event] = {}
+        self._lots: dict[str, trio.lowlevel.ParkingLot] = {}
+        # The last batch read per thread: tails woken by the same commit read the same
+        # events from the same position; the first one reads LMDB, the others reuse it.
+        self._batches: dict[str, tuple[EventId, list[tuple[EventId, LogEvent]]]] = {}
         self._touched: set[str] = set()
         store.on_commit(self._wake_touched)
 
@@ -115,6 +118,8 @@ class EventLog:
                 deleted += 1
                 if not cursor.key():
                     break
+            if deleted:
+                self._touched.add(thread_id)  # drops cached batches after the commit
             return deleted
 
         if below is None:
@@ -124,11 +129,15 @@ class EventLog:
     def forget(self, thread_id: str) -> None:
         """Drop what is cached about a thread whose log is gone."""
         self._last.pop(thread_id, None)
+        self._batches.pop(thread_id, None)
 
     # -- reading -------------------------------------------------------------------
 
     def read_after(self, thread_id: str, after: EventId, limit: int = 512) -> list[tuple[EventId, LogEvent]]:
         """Up to `limit` events positioned strictly after `after`, oldest first."""
+        cached = self._batches.get(thread_id)
+        if cached is not None and cached[0] == after and len(cached[1]) <= limit:
+            return cached[1]
         prefix = thread_key(thread_id)
         start = event_key(prefix, EventId(after.ms, after.seq + 1)) if after.seq < 0xFFFFFFFF else event_key(prefix, EventId(after.ms + 1, 0))
 
@@ -143,7 +152,12 @@ class EventLog:
                 out.append((EventId.from_bytes(key[16:]), LogEvent.from_bytes(value)))
             return out
 
-        return self.store.read(read)
+        batch = self.store.read(read)
+        if batch:
+            if len(self._batches) >= 1024:  # bounded: it only serves tails woken together
+                self._batches.clear()
+            self._batches[thread_id] = (after, batch)
+        return batch
 
     def first_id(self, thread_id: str) -> EventId | None:
         got = self.read_after(thread_id, EventId.ZERO, limit=1)
@@ -151,18 +165,30 @@ class EventLog:
 
     # -- waking --------------------------------------------------------------------
 
-    def waiter(self, thread_id: str) -> trio.Event:
-        """An event set at the next commit that touches this thread's log.
-        Take it *before* reading, so an append between the read and the wait is not missed."""
-        event = self._wakers.get(thread_id)
-        if event is None:
-            event = self._wakers[thread_id] = trio.Event()
-        return event
+    async def wait_for_commit(self, thread_id: str) -> None:
+        """Sleep until the next commit that touches this thread's log (or `wake_all`).
+
+        No append can slip in between a caller's read and this wait: both happen in the
+        trio thread with no checkpoint between them, and wake-ups run in the trio thread."""
+        lot = self._lots.get(thread_id)
+        if lot is None:
+            lot = self._lots[thread_id] = trio.lowlevel.ParkingLot()
+        try:
+            await lot.park()
+        finally:
+            if not lot and self._lots.get(thread_id) is lot:
+                del self._lots[thread_id]  # nobody waits on this thread any more
 
     def wake(self, thread_id: str) -> None:
-        event = self._wakers.pop(thread_id, None)
-        if event is not None:
-            event.set()
+        self._batches.pop(thread_id, None)
+        lot = self._lots.get(thread_id)
+        if lot is not None:
+            lot.unpark_all()
+
+    def wake_all(self) -> None:
+        """Wake every waiting tail (at shutdown, so each sees the shutdown and ends)."""
+        for lot in list(self._lots.values()):
+            lot.unpark_all()
 
     def _wake_touched(self) -> None:
         touched, self._touched = self._touched, set()

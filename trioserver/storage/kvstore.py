@@ -25,6 +25,7 @@ without decoding values it will not return.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import struct
 import time
 from collections.abc import Iterable, Iterator
@@ -57,6 +58,7 @@ DB_NAME = b"store_items"
 _LABEL_SEP = b"\x00"
 _NS_END = b"\x00\x00"
 _HEADER = struct.Struct(">qqI")  # created_us, updated_us, len(identity)
+_UPDATED = struct.Struct(">q")  # updated_us, at offset 8
 _HASH_LEN = 32
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -295,9 +297,12 @@ class LmdbStore(BaseStore):
                 raise ValueError(f"Unknown operation type: {type(op)}")
         results: list[Result] = [None] * len(ops)
         if reads:
-            with self.env.begin(db=self._db, buffers=False) as txn:
-                for i in reads:
-                    results[i] = self._read(txn, ops[i])
+            try:
+                self._read_all(ops, reads, results)
+            except lmdb.Error:
+                # Growing the map (any thread: the server's writer, the checkpointer)
+                # invalidates open read transactions; read again in a fresh one.
+                self._read_all(ops, reads, results)
         if puts:
             encoded = [(self._encode_put(op)) for op in puts.values()]
             self._write(lambda txn: self._apply_puts(txn, encoded))
@@ -316,6 +321,13 @@ class LmdbStore(BaseStore):
         return self.batch(ops)
 
     # -- reads ------------------------------------------------------------------------------
+
+    def _read_all(self, ops: list[Op], reads: list[int], results: list[Result]) -> None:
+        # Copies, not buffers (`buffers=False`): a map growth in another thread unmaps
+        # the old map under a buffer (a crash), while a copy is ours to keep.
+        with self.env.begin(db=self._db, buffers=False) as txn:
+            for i in reads:
+                results[i] = self._read(txn, ops[i])
 
     def _read(self, txn: lmdb.Transaction, op: Op) -> Result:
         if isinstance(op, GetOp):
@@ -341,31 +353,48 @@ class LmdbStore(BaseStore):
         record = _Record(data)
         return record.item() if record.identity == identity else None
 
-    def _records(self, txn: lmdb.Transaction, prefix: bytes) -> Iterator[tuple[bytes, _Record]]:
-        """(lmdb key, record) for every item whose identity starts with `prefix`."""
+    def _rows(self, txn: lmdb.Transaction, prefix: bytes) -> list[tuple[int, bytes, bytes]]:
+        """(-updated_us, lmdb key, record) for every item whose identity starts with
+        `prefix`: sorting the tuples orders items newest first, then by key. Only the
+        header is read here; values are decoded for the items a search returns."""
         scan = self._scan_prefix(prefix)
+        # A truncated scan prefix (a namespace of ~480 bytes) may also cover other long
+        # namespaces sharing its first bytes: check each record's exact identity then.
+        exact = scan == prefix
+        rows: list[tuple[int, bytes, bytes]] = []
         cursor = txn.cursor()
         if not cursor.set_range(scan):
-            return
+            return rows
+        unpack = _UPDATED.unpack_from
         for key, data in cursor:
             if not key.startswith(scan):
                 break
-            record = _Record(data)
-            if record.identity.startswith(prefix):  # only differs for hashed (long) keys
-                yield key, record
+            if exact or _Record(data).identity.startswith(prefix):
+                rows.append((-unpack(data, 8)[0], key, data))
+        return rows
 
     def _search(self, txn: lmdb.Transaction, op: SearchOp) -> list[SearchItem]:
         namespace_prefix = tuple(op.namespace_prefix)
         prefix = _ns_bytes(namespace_prefix) + _LABEL_SEP if namespace_prefix else b""
-        rows = sorted(self._records(txn, prefix), key=lambda kr: (-kr[1].updated_us, kr[0]))
+        rows = self._rows(txn, prefix)
+        offset, limit = op.offset, op.limit
+        bounded = offset >= 0 and limit >= 0  # negative bounds: Python slicing, as InMemoryStore
         if not op.filter:
-            return [record.search_item() for _, record in rows[op.offset : op.offset + op.limit]]
+            if bounded:
+                page = heapq.nsmallest(offset + limit, rows)[offset:]
+            else:
+                page = sorted(rows)[offset : offset + limit]
+            return [_Record(data).search_item() for _, _, data in page]
+        rows.sort()
         matched = []
-        for _, record in rows:
+        for _, _, data in rows:
+            record = _Record(data)
             value = record.value()
             if _matches_filter(value, op.filter):
                 matched.append(record.search_item(value))
-        return matched[op.offset : op.offset + op.limit]
+                if bounded and len(matched) >= offset + limit:
+                    break
+        return matched[offset : offset + limit]
 
     def _list_namespaces(self, txn: lmdb.Transaction, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         conditions = tuple(op.match_conditions or ())

@@ -1,9 +1,10 @@
 """Tailing a thread's event log: replay and live follow are one loop.
 
 Read everything after the position; when nothing is left, wait for the next commit
-that touches the thread (or a heartbeat interval, or shutdown) and read again. The
-waker is taken before each read, so an append between the read and the wait is never
-missed, and since each read starts after the last position seen, nothing is read twice.
+that touches the thread (or a heartbeat interval, or shutdown) and read again. Reading
+and starting to wait happen with no checkpoint between them, so an append is never
+missed in that gap, and since each read starts after the last position seen, nothing is read twice.
+Shutdown wakes every tail (`EventLog.wake_all`) so each sees it and ends.
 A reader that stops consuming stops the tail too: nothing is buffered for it but the
 batch in hand, and it can always resume from its last id.
 """
@@ -35,21 +36,12 @@ async def tail_thread(
     can send a heartbeat."""
     position = after
     while not shutdown.is_set():
-        waker = log.waiter(thread_id)
         batch = log.read_after(thread_id, position)
         if batch:
             position = batch[-1][0]
             yield batch
             continue
         with trio.move_on_after(idle_timeout) as idle:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_set_when, shutdown, nursery.cancel_scope)
-                await waker.wait()
-                nursery.cancel_scope.cancel()
+            await log.wait_for_commit(thread_id)
         if idle.cancelled_caught:
             yield []
-
-
-async def _set_when(event: trio.Event, scope: trio.CancelScope) -> None:
-    await event.wait()
-    scope.cancel()

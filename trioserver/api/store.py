@@ -1,0 +1,134 @@
+"""The Store API: LangGraph's long-term memory store (items in namespaces), over HTTP.
+
+Statuses as the reference: a malformed body or a bad namespace label is a 422; what
+the store itself rejects (an empty namespace on put, a root label "langgraph", an
+unknown filter operator) is a 400, as the reference maps the store's ValueErrors. A
+missing item is a 200 with a JSON `null` body, as the reference answers (the SDK's
+`get_item` then returns None).
+
+Every store call goes to a worker thread: a put commits with an fsync, and a search
+may scan many items; neither may stall the trio loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+from langgraph.store.base import GetOp, ListNamespacesOp, MatchCondition, Op, PutOp, SearchOp
+from quart import Quart, Response, request
+
+from ..errors import BadRequest, Invalid
+from .common import _show, _type_names, body_object, field, json_response, services
+
+__all__ = ["register"]
+
+
+def _required(body: dict[str, Any], name: str, types: type) -> Any:
+    """`body[name]`, which must be present and of `types` (null is not)."""
+    if name not in body:
+        raise Invalid(f'"{name}" is a required property')
+    if body[name] is None:
+        raise Invalid(f'null is not of type "{_type_names(types)}"\n\nOn instance["{name}"]')
+    return field(body, name, types)
+
+
+def _labels(body: dict[str, Any], name: str) -> list[str] | None:
+    """`body[name]` as a list of strings (None when absent or null), as the schema."""
+    value = field(body, name, list, None)
+    if value is None:
+        return None
+    for i, label in enumerate(value):
+        if not isinstance(label, str):
+            raise Invalid(f'{_show(label)} is not of type "string"\n\nOn instance["{name}"][{i}]')
+    return value
+
+
+def _check_labels(namespace: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The reference's label check: non-empty strings without periods (422). A NUL,
+    which no JSON client sends by accident, is refused here too: LangGraph refuses it."""
+    for label in namespace:
+        if not label or "." in label or "\x00" in label:
+            raise Invalid(f"Namespace label {label!r} must be a non-empty string without periods")
+    return tuple(namespace)
+
+
+async def _run(op: Op) -> Any:
+    kvstore = services().kvstore
+    try:
+        return (await trio.to_thread.run_sync(kvstore.batch, [op]))[0]
+    except ValueError as exc:  # InvalidNamespaceError, unsupported filter operator
+        raise BadRequest(str(exc)) from None
+
+
+def _int(body: dict[str, Any], name: str, default: int) -> int:
+    value = field(body, name, int, default)
+    if value < 0:
+        raise Invalid(f'{value} is less than the minimum of 0\n\nOn instance["{name}"]')
+    return value
+
+
+def register(app: Quart) -> None:
+    @app.put("/store/items")
+    async def put_item():
+        body = await body_object()
+        _required(body, "namespace", list)
+        labels = _labels(body, "namespace")
+        key = _required(body, "key", str)
+        value = _required(body, "value", dict)
+        index = body.get("index")
+        if not (index is None or index is False or (isinstance(index, list) and all(isinstance(p, str) for p in index))):
+            raise Invalid(f'{_show(index)} is not valid under any of the given schemas\n\nOn instance["index"]')
+        ttl = field(body, "ttl", (int, float), None)
+        namespace = _check_labels(labels)
+        if namespace and namespace[0] == "langgraph":  # as BaseStore.put, which the reference calls
+            raise BadRequest(f'Root label for namespace cannot be "langgraph". Got: {namespace}')
+        await _run(PutOp(namespace, key, value, index=index, ttl=ttl))
+        return Response(b"", status=204)
+
+    @app.get("/store/items")
+    async def get_item():
+        namespace = _check_labels(request.args.get("namespace", "").split("."))
+        key = request.args.get("key")
+        if not key:
+            raise BadRequest("Key is required")
+        item = await _run(GetOp(namespace, key))
+        return json_response(None if item is None else item.dict())
+
+    @app.delete("/store/items")
+    async def delete_item():
+        body = await body_object()
+        key = _required(body, "key", str)
+        namespace = _check_labels(_labels(body, "namespace") or [])
+        await _run(PutOp(namespace, key, None))
+        return Response(b"", status=204)
+
+    @app.post("/store/items/search")
+    async def search_items():
+        body = await body_object(default={})
+        namespace_prefix = _check_labels(_labels(body, "namespace_prefix") or [])
+        filter = field(body, "filter", dict, None)
+        limit = _int(body, "limit", 10) or 10  # as the reference: 0 means the default
+        offset = _int(body, "offset", 0)
+        query = field(body, "query", str, None)
+        field(body, "refresh_ttl", bool, None)  # validated; items do not expire here
+        items = await _run(SearchOp(namespace_prefix, filter or None, limit, offset, query))
+        return json_response({"items": [item.dict() for item in items]})
+
+    @app.post("/store/namespaces")
+    async def list_namespaces():
+        body = await body_object(default={})
+        prefix = _labels(body, "prefix")
+        suffix = _labels(body, "suffix")
+        conditions = []
+        if prefix:
+            conditions.append(MatchCondition("prefix", _check_labels(prefix)))
+        if suffix:
+            conditions.append(MatchCondition("suffix", _check_labels(suffix)))
+        max_depth = field(body, "max_depth", int, None)
+        if max_depth is not None and max_depth < 0:
+            raise Invalid(f'{max_depth} is less than the minimum of 0\n\nOn instance["max_depth"]')
+        limit = _int(body, "limit", 100)
+        offset = _int(body, "offset", 0)
+        namespaces = await _run(ListNamespacesOp(tuple(conditions), max_depth, limit, offset))
+        return json_response({"namespaces": [list(ns) for ns in namespaces]})

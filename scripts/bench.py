@@ -789,7 +789,7 @@ def notes(results: dict, p: dict, args) -> str:
         f"- Machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}. Load generator: one separate "
         f"process ({results.get('loop', 'asyncio')} loop, raw HTTP/1.1 client on keep-alive connections), driving one server at a time; "
         "each server is started fresh, measured, then stopped.",
-        f"- ours: `trioserver serve --durability {args.durability} --log-level warning` on a fresh data dir."
+        f"- ours: `trioserver serve --durability {args.durability} --log-level warning` at {results.get('commit', '?')}, on a fresh data dir."
         + (f" ref: `langgraph dev --no-reload --server-log-level WARNING` ({ref_version}), default --n-jobs-per-worker (10), "
            "in a scratch directory with a copy of tests/graphs/langgraph.json whose paths point at the same graph files." if ref_version else ""),
         f"- Stateless: `POST /runs/stream` agent graph, stream_mode=updates (3 events per run); each level runs until {p['level_runs']} runs "
@@ -803,8 +803,8 @@ def notes(results: dict, p: dict, args) -> str:
         "service 500 sockets. Age = arrival wall-clock time minus the millisecond timestamp in the event id (the server's clock at append), "
         "so it includes commit and queueing time.",
         "- Replay: one thread built with llm runs (messages-tuple, stream_resumable=true, enqueue) through `POST /threads/{id}/runs/wait` "
-        "from two clients, until the thread holds the target number of events or the build time cap passed (the reference builds ~1 run/s, "
-        "so it replays a smaller thread; events/s is still comparable). Then `GET /threads/{id}/stream` with `Last-Event-ID: -`, timed from "
+        "from two clients, until the thread holds the target number of events or the build time cap passed (then a smaller thread is "
+        "replayed, the row says how many events; events/s stays comparable). Then `GET /threads/{id}/stream` with `Last-Event-ID: -`, timed from "
         "the request to the arrival of the last run's run_done event.",
         "- RSS: VmRSS summed over the server's process tree (/proc). Ours includes LMDB pages mapped from the data file (RssFile), "
         "shown as anon+file below. Growth is from the first sample (after the first batch of runs) to the last.",
@@ -888,6 +888,12 @@ async def amain(args) -> dict:
                              "import importlib.metadata as m; print(', '.join(f'{p} {m.version(p)}' for p in "
                              "('langgraph-api','langgraph-runtime-inmem','langgraph')))"], capture_output=True, text=True)
         results["ref_version"] = cp.stdout.strip() or "?"
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "trioserver"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        results["commit"] = (head or "?") + (" + uncommitted changes under trioserver/" if dirty else "")
+    except OSError:
+        results["commit"] = "?"
     wanted = args.only or SCENARIOS
     server_scenarios = [s for s in wanted if s != "eventlog"]
     for kind in kinds:
@@ -907,7 +913,9 @@ def main() -> int:
                         help=f"comma-separated subset of: {','.join(SCENARIOS)}")
     parser.add_argument("--durability", default="full", choices=("full", "relaxed", "fast"), help="our server's --durability")
     parser.add_argument("--profile", action="store_true", help="record our server with py-spy (.bench/profile-ours.txt)")
-    parser.add_argument("--output", default=str(BENCH / "results.md"))
+    parser.add_argument("--output", default=None,
+                        help="where to write the table (default .bench/results.md for a full run of both servers, "
+                             "else .bench/results-partial.md)")
     args = parser.parse_args()
     if args.only:
         bad = [s for s in args.only if s not in SCENARIOS]
@@ -915,6 +923,9 @@ def main() -> int:
             parser.error(f"unknown scenario(s) {bad}; choose from {SCENARIOS}")
     if args.profile and not PYSPY.exists():
         parser.error("--profile needs py-spy in .bench/tools-venv (scripts/bench installs it)")
+    if args.output is None:
+        partial = args.quick or args.only or args.ours_only or args.ref_only
+        args.output = str(BENCH / ("results-partial.md" if partial else "results.md"))
     nofile = raise_nofile()
     p = QUICK if args.quick else FULL
     if nofile < p["fan_subs"] + 200:

@@ -20,6 +20,7 @@ from .errors import ServerError
 from .runtime.bridge import AsyncioBridge
 from .runtime.executor import RunExecutor
 from .runtime.graphs import GraphSpec
+from .runtime.threadstates import ThreadStates
 from .storage.checkpointer import LmdbSaver
 from .storage.env import Store
 from .storage.eventlog import EventLog
@@ -131,7 +132,7 @@ async def open_services(graphs: dict[str, GraphSpec], settings: Settings) -> Asy
                 await nursery.start(executor.serve)
                 await nursery.start(run_retention, event_log, tables, settings.retention)
                 services = Services(
-                    store=store, tables=tables, log=event_log, executor=executor, graphs=graphs,
+                    store=store, tables=tables, log=event_log, executor=executor, states=ThreadStates(executor), graphs=graphs,
                     shutdown=trio.Event(), heartbeat=settings.heartbeat,
                 )
                 try:

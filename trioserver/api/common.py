@@ -22,6 +22,7 @@ class Services:
     tables: Any
     log: Any
     executor: Any
+    states: Any
     graphs: dict[str, Any]
     shutdown: trio.Event
     heartbeat: float = 5.0

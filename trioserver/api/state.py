@@ -23,13 +23,13 @@ def register(app: Quart) -> None:
     @app.get("/threads/<thread_id>/state")
     async def get_state(thread_id: str):
         thread = get_thread_or_404(thread_id)
-        return json_response(await services().executor.get_state(thread, subgraphs=query_bool("subgraphs")))
+        return json_response(await services().states.get(thread, subgraphs=query_bool("subgraphs")))
 
     @app.get("/threads/<thread_id>/state/<checkpoint_id>")
     async def get_state_at(thread_id: str, checkpoint_id: str):
         thread = get_thread_or_404(thread_id)
         checkpoint = {"checkpoint_id": require_uuid(checkpoint_id, "checkpoint_id")}
-        return json_response(await services().executor.get_state(thread, checkpoint, subgraphs=query_bool("subgraphs")))
+        return json_response(await services().states.get(thread, checkpoint, subgraphs=query_bool("subgraphs")))
 
     @app.post("/threads/<thread_id>/state/checkpoint")
     async def get_state_at_checkpoint(thread_id: str):
@@ -37,7 +37,7 @@ def register(app: Quart) -> None:
         body = await body_object()
         checkpoint = _checkpoint(body)
         subgraphs = bool(field(body, "subgraphs", bool, False))
-        return json_response(await services().executor.get_state(thread, checkpoint, subgraphs=subgraphs))
+        return json_response(await services().states.get(thread, checkpoint, subgraphs=subgraphs))
 
     @app.post("/threads/<thread_id>/state")
     async def update_state(thread_id: str):
@@ -47,7 +47,7 @@ def register(app: Quart) -> None:
         if values is not None and not isinstance(values, (dict, list)):
             raise Invalid('"values" must be an object, an array or null')
         as_node = field(body, "as_node", str, None)
-        result = await services().executor.update_state(thread, values, as_node=as_node, checkpoint=_checkpoint(body))
+        result = await services().states.update(thread, values, as_node=as_node, checkpoint=_checkpoint(body))
         return json_response(result)
 
     @app.get("/threads/<thread_id>/history")
@@ -56,7 +56,7 @@ def register(app: Quart) -> None:
         limit = query_int("limit", 1)
         before = request.args.get("before")
         before_ref = {"checkpoint_id": before} if before else None
-        return json_response(await services().executor.get_history(thread, limit=limit, before=before_ref, metadata=None))
+        return json_response(await services().states.history(thread, limit=limit, before=before_ref, metadata=None))
 
     @app.post("/threads/<thread_id>/history")
     async def history_post(thread_id: str):
@@ -70,7 +70,7 @@ def register(app: Quart) -> None:
             before = before["configurable"]
         metadata = field(body, "metadata", dict, None)
         checkpoint = field(body, "checkpoint", dict, None)
-        states = await services().executor.get_history(thread, limit=limit, before=before, metadata=metadata, checkpoint=checkpoint)
+        states = await services().states.history(thread, limit=limit, before=before, metadata=metadata, checkpoint=checkpoint)
         return json_response(states)
 
     @app.post("/threads/<thread_id>/copy")
@@ -79,4 +79,4 @@ def register(app: Quart) -> None:
         thread = svc.tables.get_thread(require_uuid(thread_id, "thread_id"))
         if thread is None or thread.temporary:
             raise Conflict("Conflict")
-        return json_response(thread_json(await svc.executor.copy_thread(thread)))
+        return json_response(thread_json(await svc.states.copy(thread)))

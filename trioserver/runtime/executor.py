@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextvars
 import logging
 import math
-import uuid
 from typing import Any, Callable
 
 import attrs
@@ -19,14 +18,14 @@ import lmdb
 import trio
 
 from .. import __version__, ids, jsonenc
-from ..errors import BadRequest, Conflict
+from ..errors import Conflict
 from ..storage.eventlog import EventLog
 from ..storage.records import LogEvent, Run, Thread
 from ..storage.tables import Tables
 from .bridge import AsyncioBridge
 from .chunks import ChunkEncoder, graph_stream_modes, to_command
 from .graphs import GraphSpec
-from .state import EMPTY_STATE, read_history, read_state, thread_interrupts, update_state
+from .state import read_state, thread_interrupts
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +145,7 @@ class RunExecutor:
                 ops += self._start_ops(run)
                 active.started = True
         try:
-            await self.store.write(_all(*ops))
+            await self.store.write(all_ops(*ops))
         except BaseException:
             self._finished.pop(run.run_id, None)
             if active is not None:
@@ -210,70 +209,10 @@ class RunExecutor:
 
     async def delete_thread(self, thread_id: str) -> None:
         """Forget a thread: its record, runs, event log and checkpoints."""
-        await self.store.write(_all(self.tables.delete_thread_op(thread_id), self.log.delete_op(thread_id)))
+        await self.store.write(all_ops(self.tables.delete_thread_op(thread_id), self.log.delete_op(thread_id)))
         self.log.wake(thread_id)
         if self.checkpointer is not None:
             await self.bridge.call(lambda: self.checkpointer.adelete_thread(thread_id))
-
-    # -- thread state --------------------------------------------------------------
-
-    def _thread_graph_id(self, thread: Thread) -> str | None:
-        graph_id = thread.graph_id or thread.metadata.get("graph_id")
-        return graph_id if graph_id in self.graphs else None
-
-    async def _state_graph(self, thread: Thread) -> Any:
-        graph_id = self._thread_graph_id(thread)
-        if graph_id is None:
-            raise BadRequest(
-                f"Thread '{thread.thread_id}' has no assigned graph ID. This usually occurs when no runs have been made on this "
-                "particular thread. This operation requires a graph ID. Please ensure a run has been made for the thread or "
-                "manually update the thread metadata (by setting the 'graph_id' field) before running this operation."
-            )
-        return await self.graph(graph_id, {"configurable": {"thread_id": thread.thread_id, **thread.config.get("configurable", {})}})
-
-    async def get_state(self, thread: Thread, checkpoint: dict[str, Any] | None = None, *, subgraphs: bool = False) -> dict[str, Any]:
-        if self._thread_graph_id(thread) is None:
-            return dict(EMPTY_STATE)
-        graph = await self._state_graph(thread)
-        return await self.bridge.call(lambda: read_state(graph, thread.thread_id, checkpoint, subgraphs=subgraphs))
-
-    async def get_history(self, thread: Thread, *, limit: int, before: dict[str, Any] | None, metadata: dict[str, Any] | None, checkpoint: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        if self._thread_graph_id(thread) is None:
-            return []
-        graph = await self._state_graph(thread)
-        return await self.bridge.call(lambda: read_history(graph, thread.thread_id, limit=limit, before=before, metadata=metadata, checkpoint=checkpoint))
-
-    async def update_state(self, thread: Thread, values: Any, *, as_node: str | None, checkpoint: dict[str, Any] | None) -> dict[str, Any]:
-        """`POST /threads/{id}/state`: a new checkpoint, the thread's values and status, a `state_update` event."""
-        if self.is_busy(thread.thread_id):
-            raise Conflict(f"Thread {thread.thread_id} has in-flight runs: {self.active_run_ids(thread.thread_id)}")
-        graph = await self._state_graph(thread)
-        if as_node is not None and as_node not in graph.nodes:
-            raise BadRequest(f"Node {as_node} does not exist")
-        try:
-            configurable, state = await self.bridge.call(lambda: update_state(graph, thread.thread_id, values, as_node=as_node, checkpoint=checkpoint))
-        except (ValueError, KeyError, TypeError) as exc:  # the graph refused the update
-            raise BadRequest(f"{type(exc).__name__}: {exc}") from None
-        _, events_op = self.log.prepare(thread.thread_id, [state_update_event(thread.thread_id, state)])
-
-        def settle(t: Thread) -> None:
-            t.values = state["values"]
-            t.interrupts = thread_interrupts(state)
-            t.status = "interrupted" if state["next"] else "idle"
-            t.updated_at = ids.now_iso()
-
-        await self.store.write(_all(self.tables.update_thread_op(thread.thread_id, settle), events_op))
-        return {"checkpoint": configurable, "configurable": configurable, "checkpoint_id": configurable.get("checkpoint_id")}
-
-    async def copy_thread(self, thread: Thread) -> Thread:
-        """A new thread with the same metadata and checkpoints (not the event log: that is history of runs)."""
-        now = ids.now_iso()
-        copy = Thread(str(uuid.uuid4()), now, now, metadata=dict(thread.metadata), graph_id=thread.graph_id, values=thread.values, interrupts=thread.interrupts)
-        copy.status = "interrupted" if thread.status == "interrupted" else "idle"
-        await self.store.write(self.tables.put_thread_op(copy))
-        if self.checkpointer is not None:
-            await self.bridge.call(lambda: self.checkpointer.acopy_thread(thread.thread_id, copy.thread_id))
-        return copy
 
     # -- running -------------------------------------------------------------------
 
@@ -309,7 +248,7 @@ class RunExecutor:
                 await trio.sleep(max(0.0, ids.parse_iso(run.created_at) + float(delay) - ids.now().timestamp()))
             if not active.started:
                 with trio.CancelScope(shield=True):  # started or not, never half-way
-                    await self.store.write(_all(*self._start_ops(run)))
+                    await self.store.write(all_ops(*self._start_ops(run)))
                 active.started = True
             started = True
             try:
@@ -538,7 +477,7 @@ class RunExecutor:
             ops.append(self.tables.delete_thread_op(run.thread_id))
         else:
             ops.append(self.tables.update_thread_op(run.thread_id, settle_thread))
-        await self.store.write(_all(*ops))
+        await self.store.write(all_ops(*ops))
         run.status = status
 
 
@@ -559,7 +498,7 @@ def _set_status(status: str) -> Callable[[Any], None]:
     return change
 
 
-def _all(*ops: Callable[[lmdb.Transaction], Any]) -> Callable[[lmdb.Transaction], list[Any]]:
+def all_ops(*ops: Callable[[lmdb.Transaction], Any]) -> Callable[[lmdb.Transaction], list[Any]]:
     """One write op doing `ops` in order, in one transaction."""
 
     def op(txn: lmdb.Transaction) -> list[Any]:

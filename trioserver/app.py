@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import ids, jsonenc
 from .api import assistants, meta, runs, state, threads
+from .api import store as store_api
 from .api.common import Services
 from .errors import ServerError
 from .runtime.bridge import AsyncioBridge
@@ -23,6 +24,7 @@ from .runtime.graphs import GraphSpec
 from .runtime.threadstates import ThreadStates
 from .storage.checkpointer import LmdbSaver
 from .storage.env import Store
+from .storage.kvstore import LmdbStore
 from .storage.eventlog import EventLog
 from .storage.records import Assistant
 from .storage.retention import RetentionPolicy, run_retention
@@ -62,7 +64,7 @@ def create_app(graphs: dict[str, GraphSpec], settings: Settings) -> QuartTrio:
     app.config["RESPONSE_TIMEOUT"] = None  # STACK.md 1: never cut streams at 60 s
     app.config["BODY_TIMEOUT"] = 60
     app.asgi_http_class = ClosingHTTPConnection
-    for module in (meta, assistants, threads, state, runs):
+    for module in (meta, assistants, threads, state, runs, store_api):
         module.register(app)
 
     @app.errorhandler(ServerError)
@@ -123,7 +125,11 @@ async def open_services(graphs: dict[str, GraphSpec], settings: Settings) -> Asy
     try:
         tables = Tables(store)
         event_log = EventLog(store)
-        executor = RunExecutor(tables=tables, log=event_log, bridge=bridge, graphs=graphs, checkpointer=LmdbSaver(store.env), api_url=settings.api_url)
+        kvstore = LmdbStore(store.env)
+        executor = RunExecutor(
+            tables=tables, log=event_log, bridge=bridge, graphs=graphs,
+            checkpointer=LmdbSaver(store.env), kvstore=kvstore, api_url=settings.api_url,
+        )
         # The writer outlives the executor: runs that end at shutdown still record their end.
         async with trio.open_nursery() as storage_nursery:
             await storage_nursery.start(store.run_writer)
@@ -132,7 +138,7 @@ async def open_services(graphs: dict[str, GraphSpec], settings: Settings) -> Asy
                 await nursery.start(executor.serve)
                 await nursery.start(run_retention, event_log, tables, settings.retention)
                 services = Services(
-                    store=store, tables=tables, log=event_log, executor=executor, states=ThreadStates(executor), graphs=graphs,
+                    store=store, tables=tables, log=event_log, executor=executor, states=ThreadStates(executor), graphs=graphs, kvstore=kvstore,
                     shutdown=trio.Event(), heartbeat=settings.heartbeat,
                 )
                 try:

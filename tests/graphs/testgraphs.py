@@ -99,3 +99,24 @@ def chatter(state: ChattyState):
 
 
 chatty = StateGraph(ChattyState).add_node(chatter).add_edge(START, "chatter").compile()
+
+
+class MemoryState(TypedDict, total=False):
+    user: str
+    fact: str
+    known: list[str]
+
+
+async def remember(state: MemoryState):
+    """Store a fact in long-term memory and list what is known about the user."""
+    from langgraph.config import get_store
+
+    store = get_store()
+    namespace = ("memories", state["user"])
+    if state.get("fact"):
+        await store.aput(namespace, state["fact"], {"fact": state["fact"]})
+    items = await store.asearch(namespace)
+    return {"known": sorted(item.value["fact"] for item in items)}
+
+
+memory = StateGraph(MemoryState).add_node(remember).add_edge(START, "remember").compile()

@@ -25,6 +25,7 @@ class Services:
     states: Any
     graphs: dict[str, Any]
     shutdown: trio.Event
+    kvstore: Any = None
     heartbeat: float = 5.0
 
     def begin_shutdown(self) -> None:

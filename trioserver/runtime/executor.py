@@ -50,13 +50,14 @@ class ActiveRun:
 class RunExecutor:
     """Starts, queues and cancels runs; the only writer of run and thread status."""
 
-    def __init__(self, *, tables: Tables, log: EventLog, bridge: AsyncioBridge, graphs: dict[str, GraphSpec], checkpointer: Any, api_url: str = "") -> None:
+    def __init__(self, *, tables: Tables, log: EventLog, bridge: AsyncioBridge, graphs: dict[str, GraphSpec], checkpointer: Any, kvstore: Any = None, api_url: str = "") -> None:
         self.tables = tables
         self.store = tables.store
         self.log = log
         self.bridge = bridge
         self.graphs = graphs
         self.checkpointer = checkpointer
+        self.kvstore = kvstore  # the graphs' long-term memory (`get_store()`), as the reference
         self.api_url = api_url
         self.nursery: trio.Nursery | None = None
         self._active: dict[str, ActiveRun] = {}  # thread id -> its running run
@@ -337,6 +338,8 @@ class RunExecutor:
 
         def attach(graph: Any) -> Any:
             update: dict[str, Any] = {"checkpointer": checkpointer}
+            if self.kvstore is not None:
+                update["store"] = self.kvstore
             if graph.name == "LangGraph":  # as the reference: the root run is named after the graph id
                 update["name"] = spec.graph_id
             return graph.copy(update=update)

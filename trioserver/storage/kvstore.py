@@ -24,6 +24,7 @@ without decoding values it will not return.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import heapq
 import struct
@@ -248,13 +249,25 @@ class LmdbStore(BaseStore):
     - Values are stored as JSON: tuples come back as lists, non-string dict keys as
       strings, pydantic models as dicts. Anything else non-JSON raises TypeError.
     - Namespaces with no items left do not exist (`list_namespaces` omits them).
+    - A put into the empty namespace raises InvalidNamespaceError even through
+      `batch` (BaseStore.put refuses it; InMemoryStore.batch would store it).
 
     Within one `batch`, reads see the store as it was before the batch's puts, and of
     several puts to one item the last wins, as InMemoryStore. Reads run in a read
     transaction, puts in one write transaction committed before `batch` returns.
 
+    Costs: a get is one B-tree lookup; a search reads the fixed header of every item
+    under its namespace prefix (about 1 us per item) and decodes values only for the
+    items it returns, or, with a filter, until the page is full; `list_namespaces`
+    seeks once per distinct namespace under the fixed part of its prefix.
+
     Thread-safe: call it from any thread. The environment belongs to the caller and
     must have room for one more named database.
+
+    Map growth: a write that finds the map full doubles it, as `LmdbSaver` does, and a
+    read whose transaction a growth invalidated is run again. Growing the map while
+    other threads have transactions open is unsafe in LMDB itself (it may hang), so
+    the environment should be opened large enough never to need it.
     """
 
     __slots__ = ("env", "_db", "_max_key", "_owns_env")
@@ -296,6 +309,8 @@ class LmdbStore(BaseStore):
             else:
                 raise ValueError(f"Unknown operation type: {type(op)}")
         results: list[Result] = [None] * len(ops)
+        # Encoded first: a value that is not JSON fails the batch before anything runs.
+        encoded = [self._encode_put(op) for op in puts.values()]
         if reads:
             try:
                 self._read_all(ops, reads, results)
@@ -303,21 +318,27 @@ class LmdbStore(BaseStore):
                 # Growing the map (any thread: the server's writer, the checkpointer)
                 # invalidates open read transactions; read again in a fresh one.
                 self._read_all(ops, reads, results)
-        if puts:
-            encoded = [(self._encode_put(op)) for op in puts.values()]
+        if encoded:
             self._write(lambda txn: self._apply_puts(txn, encoded))
         return results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
-        """Same as `batch`, called directly rather than in a worker thread.
+        """Same as `batch`: inline for gets and puts, in the loop's default executor
+        when the batch searches or lists.
 
-        An LMDB read or a small write commit takes microseconds to a few milliseconds,
-        less than a thread hop, and no transaction is ever held across an `await`, so
-        the event loop is never blocked longer than one short transaction. This is the
-        same trade-off as the checkpointer (`LmdbSaver`) that runs beside this store.
-        Callers on an event loop that must never wait on an fsync (the trio HTTP
-        handlers) call `batch` in a worker thread instead.
+        A get takes microseconds and a put one short write transaction (a commit, with
+        its fsync under full durability): less than or about a thread hop, and no
+        transaction is ever held across an `await`. That is the trade-off the
+        checkpointer (`LmdbSaver`) beside this store makes on the same loop. A search,
+        though, reads every item under its namespace prefix (about a microsecond per
+        item, so ~10 ms for 10,000), and listing namespaces seeks once per namespace:
+        those go to a thread so that one large namespace does not stall other runs.
+        Callers that must never wait on an fsync (the trio HTTP handlers) call `batch`
+        in a worker thread themselves.
         """
+        ops = list(ops)
+        if any(isinstance(op, (SearchOp, ListNamespacesOp)) for op in ops):
+            return await asyncio.get_running_loop().run_in_executor(None, self.batch, ops)
         return self.batch(ops)
 
     # -- reads ------------------------------------------------------------------------------

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import random
 import struct
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -45,6 +43,8 @@ from langgraph.checkpoint.base import (
     writes_sort_key,
 )
 
+from .env import write_now
+
 __all__ = ["LmdbSaver"]
 
 T = TypeVar("T")
@@ -53,8 +53,6 @@ SEP = b"\x00"
 # Rows decoded per read transaction in `list`: keeps each transaction short.
 PAGE = 64
 _EMPTY = ("empty", b"")
-# One map growth at a time per process (the env may be shared by several savers).
-_GROW_LOCK = threading.Lock()
 
 
 def _key(*parts: str) -> bytes:
@@ -170,28 +168,9 @@ class LmdbSaver(BaseCheckpointSaver[str]):
 
     # -- transactions --------------------------------------------------------------
 
-    def _write(self, fn: Callable[[lmdb.Transaction], T]) -> T:
-        """Run `fn` in one short write transaction; on a full map, grow it and retry once."""
-        try:
-            with self.env.begin(write=True) as txn:
-                return fn(txn)
-        except lmdb.MapFullError:
-            self._grow()
-            with self.env.begin(write=True) as txn:
-                return fn(txn)
-
-    def _grow(self) -> None:
-        """Double the map. LMDB refuses while another thread has a write transaction
-        open (the server's writer commits often), so wait briefly for a gap."""
-        with _GROW_LOCK:
-            size = self.env.info()["map_size"] * 2
-            for _ in range(200):
-                try:
-                    self.env.set_mapsize(size)
-                    return
-                except lmdb.Error:
-                    time.sleep(0.005)
-            self.env.set_mapsize(size)
+    def _write(self, fn):
+        """One short write transaction of its own (see `env.write_now`)."""
+        return write_now(self.env, fn)
 
     # -- decoding ------------------------------------------------------------------
 

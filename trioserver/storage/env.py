@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
+import time
 from typing import Any, Callable, TypeVar
 
 import attrs
@@ -137,7 +139,7 @@ class Store:
                         pending.result = self._run_nested(txn, pending.op)
                 return
             except lmdb.MapFullError:
-                self._grow()
+                grow_map(self.env)
             except lmdb.Error as exc:  # disk full, I/O error: every op in the batch fails
                 log.error("LMDB commit failed: %s", exc)
                 for pending in batch:
@@ -157,10 +159,37 @@ class Store:
         child.commit()
         return outcome.Value(value)
 
-    def _grow(self) -> None:
-        size = self.env.info()["map_size"] * 2
+
+_GROW_LOCK = threading.Lock()
+
+
+def grow_map(env: lmdb.Environment) -> None:
+    """Double the map, one growth at a time per process. LMDB refuses while another
+    thread has a write transaction open, so wait briefly for a gap. (The map is opened
+    large — 64 GiB of address space, not of disk — so this is rare.)"""
+    with _GROW_LOCK:
+        size = env.info()["map_size"] * 2
         log.info("LMDB map full, growing to %d MiB", size >> 20)
-        self.env.set_mapsize(size)
+        for _ in range(200):
+            try:
+                env.set_mapsize(size)
+                return
+            except lmdb.Error:
+                time.sleep(0.005)
+        env.set_mapsize(size)
+
+
+def write_now(env: lmdb.Environment, fn: Callable[[lmdb.Transaction], T]) -> T:
+    """Run `fn` in one short write transaction of its own, in the calling thread; on a
+    full map, grow it and retry once. For the components LangGraph calls from its own
+    threads (checkpointer, store), which cannot wait for the trio writer."""
+    try:
+        with env.begin(write=True) as txn:
+            return fn(txn)
+    except lmdb.MapFullError:
+        grow_map(env)
+        with env.begin(write=True) as txn:
+            return fn(txn)
 
 
 class StorageError(Exception):

@@ -50,7 +50,7 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
-from .checkpointer import _GROW_LOCK  # one map growth at a time per process, shared with the checkpointer
+from .env import write_now
 
 __all__ = ["LmdbStore", "DB_NAME"]
 
@@ -493,24 +493,5 @@ class LmdbStore(BaseStore):
             txn.put(lkey, _Record.encode(created, max(now, created), identity, value), db=self._db)
 
     def _write(self, fn) -> None:
-        """Run `fn` in one short write transaction; on a full map, grow it and retry once."""
-        try:
-            with self.env.begin(write=True) as txn:
-                fn(txn)
-        except lmdb.MapFullError:
-            self._grow()
-            with self.env.begin(write=True) as txn:
-                fn(txn)
-
-    def _grow(self) -> None:
-        """Double the map. LMDB refuses while another thread has a write transaction
-        open (the server's writer commits often), so wait briefly for a gap."""
-        with _GROW_LOCK:
-            size = self.env.info()["map_size"] * 2
-            for _ in range(200):
-                try:
-                    self.env.set_mapsize(size)
-                    return
-                except lmdb.Error:
-                    time.sleep(0.005)
-            self.env.set_mapsize(size)
+        """One short write transaction of its own (see `env.write_now`)."""
+        write_now(self.env, fn)

@@ -8,7 +8,6 @@ from quart import Quart
 
 from .. import ids
 from ..errors import Conflict, Invalid
-from ..ids import EventId
 from ..storage.records import Thread
 from ..streaming.selectors import THREAD_STREAM_MODES, thread_selector
 from ..streaming.sse import sse_from_log

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 import struct
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, TypeVar
 
 import lmdb

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from functools import partial
 
 import attrs
 import lmdb
@@ -85,7 +86,7 @@ async def prune_once(log_: EventLog, tables: Tables, policy: RetentionPolicy, *,
                 continue  # recently active: its readers may still be on it
             cut = None  # all of it
         else:
-            cut = await trio.to_thread.run_sync(lambda: find_cut(log_, thread_id, before=before, keep=policy.max_count))
+            cut = await trio.to_thread.run_sync(partial(find_cut, log_, thread_id, before=before, keep=policy.max_count))
         while True:
             deleted = await log_.store.write(log_.delete_op(thread_id, below=cut, limit=CHUNK))
             total += deleted

@@ -16,7 +16,7 @@ from ..runtime.chunks import STREAM_MODES
 from ..storage.records import LogEvent, Run, Thread
 from ..streaming.selectors import run_selector
 from ..streaming.sse import sse_from_log
-from ..streaming.tail import tail_thread
+from ..streaming.tail import tail_selected
 from .common import (
     Services,
     body_json,
@@ -174,22 +174,16 @@ async def run_result(svc: Services, run: Run, *, cancel_on_disconnect: bool) -> 
     connection open (JSON parsers skip leading whitespace)."""
     result = RunResult()
     after = EventId.parse(run.log_start) if run.log_start else EventId.ZERO
-    select = run_selector(run.run_id, None)
     finished = False
     try:
-        async with aclosing(tail_thread(svc.log, run.thread_id, after, shutdown=svc.shutdown, idle_timeout=svc.heartbeat)) as batches:
+        selected = tail_selected(svc.log, run.thread_id, after, run_selector(run.run_id, None), shutdown=svc.shutdown, heartbeat=svc.heartbeat)
+        async with aclosing(selected) as batches:
             async for batch in batches:
                 if not batch:
                     yield b"\n"
-                    continue
-                for _, event in batch:
-                    name, finished = select(event)
-                    if name is not None:
-                        result.absorb(event)
-                    if finished:
-                        break
-                if finished:
-                    break
+                for _, event, _ in batch:
+                    result.absorb(event)
+        finished = not svc.shutdown.is_set()
     finally:
         if not finished:
             await _cancel_abandoned(svc, run, cancel_on_disconnect)

@@ -8,7 +8,7 @@ import orjson
 
 from ..runtime.executor import CONTROL_MODES, LIFECYCLE, RUN_DONE, STATE_UPDATE
 from ..storage.records import LogEvent
-from .sse import Selector
+from .tail import Selector
 
 ALWAYS = frozenset({"metadata", "error"})
 THREAD_STREAM_MODES = frozenset({"run_modes", "lifecycle", "state_update"})

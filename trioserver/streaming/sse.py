@@ -8,14 +8,13 @@ one HTTP chunk per batch instead of per event was about 7x faster to one client.
 from __future__ import annotations
 
 from contextlib import aclosing
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator
 
 import trio
 
 from ..ids import EventId
 from ..storage.eventlog import EventLog
-from ..storage.records import LogEvent
-from .tail import tail_thread
+from .tail import Selector, tail_selected
 
 HEARTBEAT = b": heartbeat\r\n\r\n"
 
@@ -29,11 +28,6 @@ def frame(event: str, data: bytes, event_id: EventId | str | None = None) -> byt
     return b"".join(parts)
 
 
-# Decides, for each log event, the SSE event name to send it as (None: skip it), and
-# whether the stream ends after it.
-Selector = Callable[[LogEvent], "tuple[str | None, bool]"]
-
-
 async def sse_from_log(
     log: EventLog,
     thread_id: str,
@@ -43,27 +37,12 @@ async def sse_from_log(
     shutdown: trio.Event,
     heartbeat: float = 5.0,
 ) -> AsyncIterator[bytes]:
-    """The bytes of an SSE stream of the thread's log after `after`, chosen by `select`.
-
-    A heartbeat goes out whenever nothing was sent for `heartbeat` seconds, also while
-    the log moves but nothing in it is for this stream (the JS SDK treats a connection
-    quiet for three intervals as dead)."""
-    last_sent = trio.current_time()
-    async with aclosing(tail_thread(log, thread_id, after, shutdown=shutdown, idle_timeout=heartbeat)) as batches:
+    """The bytes of an SSE stream of the thread's log after `after`, chosen by `select`;
+    a heartbeat comment when nothing was sent for `heartbeat` seconds (the JS SDK treats
+    a connection quiet for three intervals as dead)."""
+    async with aclosing(tail_selected(log, thread_id, after, select, shutdown=shutdown, heartbeat=heartbeat)) as batches:
         async for batch in batches:
-            out = []
-            done = False
-            for position, event in batch:
-                name, done = select(event)
-                if name is not None:
-                    out.append(frame(name, event.data, position))
-                if done:
-                    break
-            if out:
-                yield b"".join(out)
-                last_sent = trio.current_time()
-            elif trio.current_time() - last_sent >= heartbeat:
+            if batch:
+                yield b"".join(frame(name, event.data, position) for position, event, name in batch)
+            else:
                 yield HEARTBEAT
-                last_sent = trio.current_time()
-            if done:
-                return

@@ -11,7 +11,8 @@ batch in hand, and it can always resume from its last id.
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from contextlib import aclosing
+from typing import AsyncIterator, Callable
 
 import trio
 
@@ -45,3 +46,40 @@ async def tail_thread(
             await log.wait_for_commit(thread_id)
         if idle.cancelled_caught:
             yield []
+
+
+# Decides, for each log event, the name a stream sends it as (None: skip it), and
+# whether the stream ends after it.
+Selector = Callable[[LogEvent], "tuple[str | None, bool]"]
+Selected = list[tuple[EventId, LogEvent, str]]
+
+
+async def tail_selected(
+    log: EventLog,
+    thread_id: str,
+    after: EventId,
+    select: Selector,
+    *,
+    shutdown: trio.Event,
+    heartbeat: float = 5.0,
+) -> AsyncIterator[Selected]:
+    """Batches of the events `select` picks, with their names, until the one that ends
+    the stream. Yields an empty batch whenever nothing was picked for `heartbeat`
+    seconds (also while the log moves but nothing in it is for this stream), so the
+    caller can keep its connection alive."""
+    last_yield = trio.current_time()
+    async with aclosing(tail_thread(log, thread_id, after, shutdown=shutdown, idle_timeout=heartbeat)) as batches:
+        async for batch in batches:
+            picked: Selected = []
+            done = False
+            for position, event in batch:
+                name, done = select(event)
+                if name is not None:
+                    picked.append((position, event, name))
+                if done:
+                    break
+            if picked or trio.current_time() - last_yield >= heartbeat:
+                yield picked
+                last_yield = trio.current_time()
+            if done:
+                return

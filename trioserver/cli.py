@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 
 import trio
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trioserver: {exc}", file=sys.stderr)
         return 1
     retention = RetentionPolicy(max_age=args.retention_days * 86400, max_count=args.retention_events)
+    problem = _cannot_listen(args.host, args.port)
+    if problem:
+        print(f"trioserver: cannot listen on {args.host}:{args.port}: {problem} (choose another with --port)", file=sys.stderr)
+        return 1
     settings = Settings(
         data_dir=args.data_dir,
         durability=args.durability,
@@ -53,6 +58,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     trio.run(lambda: run_server(graphs, settings, host=args.host, port=args.port))
     return 0
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why binding would fail (a port in use, say), before the server starts: hypercorn
+    reports it only as a traceback from deep inside its start-up."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return str(exc)
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 if __name__ == "__main__":

@@ -106,3 +106,35 @@ async def test_clean_restart_keeps_everything(tmp_path):
         await client.http.client.aclose()
     finally:
         server.stop()
+
+
+async def test_sigterm_ends_streams_and_runs_cleanly(tmp_path):
+    """SIGTERM with a run in flight, a queued run cancelled and a follower open: the
+    process exits promptly, the stream ends, and the run is recorded as interrupted."""
+    import time
+
+    data = tmp_path / "data"
+    server = ServerProcess(data).start()
+    client = get_client(url=server.url)
+    tid = (await client.threads.create())["thread_id"]
+    running = await client.runs.create(tid, "slow", input={"delay": 60})
+    queued = await client.runs.create(tid, "slow", input={"delay": 60}, multitask_strategy="enqueue")
+    await client.runs.cancel(tid, queued["run_id"])
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        follower = asyncio.create_task(sse.read_until(http, f"/threads/{tid}/stream", lambda events: False, timeout=20))
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        assert server.stop() == 0
+        assert time.monotonic() - started < 8
+        await follower  # ended by the server, not by its timeout
+    await client.http.client.aclose()
+
+    server = ServerProcess(data, port=server.port).start()
+    try:
+        client = get_client(url=server.url)
+        assert (await client.runs.get(tid, running["run_id"]))["status"] == "interrupted"
+        assert (await client.runs.get(tid, queued["run_id"]))["status"] == "interrupted"
+        assert (await client.threads.get(tid))["status"] != "busy"
+        await client.http.client.aclose()
+    finally:
+        server.stop()

@@ -78,12 +78,13 @@ class RunExecutor:
     async def shutdown(self) -> None:
         """Interrupt every running run and wait until each has recorded its end.
         (Pending runs stay pending: the next start queues them again.)"""
-        for active in list(self._active.values()):
+        running = list(self._active.values())
+        for active in running:
             active.cancel_action = "interrupt"
             active.cancel_reason = "the server is shutting down"
             active.scope.cancel()
-        for run_id in list(self._finished):
-            await self.wait_finished(run_id)
+        for active in running:
+            await self.wait_finished(active.run.run_id)
 
     async def _recover(self) -> None:
         """Runs left `running` by a process that died end as `error`, so joiners finish;
@@ -176,8 +177,10 @@ class RunExecutor:
             return
         queue = self._queued.get(thread_id)
         while queue:
-            run = self.tables.get_run(queue.pop(0))
+            run_id = queue.pop(0)
+            run = self.tables.get_run(run_id)
             if run is None or run.status != "pending":
+                self._settled(run_id)
                 continue
             self._spawn(self._active.setdefault(thread_id, ActiveRun(run)))
             break
@@ -203,10 +206,19 @@ class RunExecutor:
         if run_id in queue:
             queue.remove(run_id)
             run = self.tables.get_run(run_id)
-            if run is not None:
-                await self._finish(run, "interrupted", cancelled=_cancel_error(action, reason), rollback=action == "rollback", started=False)
+            try:
+                if run is not None:
+                    await self._finish(run, "interrupted", cancelled=_cancel_error(action, reason), rollback=action == "rollback", started=False)
+            finally:
+                self._settled(run_id)
             return True
         return False
+
+    def _settled(self, run_id: str) -> None:
+        """The run will not run (any more): wake whoever waits for it."""
+        event = self._finished.pop(run_id, None)
+        if event is not None:
+            event.set()
 
     async def delete_thread(self, thread_id: str) -> None:
         """Forget a thread: its record, runs, event log and checkpoints."""
@@ -232,9 +244,7 @@ class RunExecutor:
                 await self._finish(run, "error", error={"error": type(exc).__name__, "message": str(exc)})
         finally:
             self._active.pop(run.thread_id, None)
-            event = self._finished.pop(run.run_id, None)
-            if event is not None:
-                event.set()
+            self._settled(run.run_id)
             self._start_next(run.thread_id)
 
     async def _run(self, active: ActiveRun) -> None:

@@ -133,3 +133,18 @@ async def test_copy_thread(client):
     assert state["checkpoint"]["thread_id"] == copy["thread_id"]
     history = await client.threads.get_history(copy["thread_id"], limit=10)
     assert len(history) == 4
+
+
+async def test_prune_threads(client, http):
+    keep = await client.threads.create()
+    gone = await client.threads.create()
+    for tid in (keep["thread_id"], gone["thread_id"]):
+        await client.runs.wait(tid, "agent", input={"topic": "p"})
+    res = await http.post("/threads/prune", json={"thread_ids": [keep["thread_id"]], "strategy": "keep_latest"})
+    assert res.json() == {"pruned_count": 1}
+    history = await client.threads.get_history(keep["thread_id"], limit=10)
+    assert len(history) == 1 and history[0]["values"]["joke"] == "This is a joke about p and cats"
+    res = await http.post("/threads/prune", json={"thread_ids": [gone["thread_id"]]})
+    assert res.json() == {"pruned_count": 1}
+    assert (await http.get(f"/threads/{gone['thread_id']}")).status_code == 404
+    assert (await http.post("/threads/prune", json={"thread_ids": ["x"]})).status_code == 422

@@ -104,8 +104,6 @@ def register(app: Quart) -> None:
     async def delete_thread(thread_id: str):
         svc = services()
         thread = get_thread_or_404(thread_id)
-        for run_id in svc.executor.active_run_ids(thread.thread_id):
-            await svc.executor.cancel(thread.thread_id, run_id, action="interrupt", wait=True)
         await svc.executor.delete_thread(thread.thread_id)
         return json_response(None, status=204)
 
@@ -129,6 +127,27 @@ def register(app: Quart) -> None:
     @app.post("/threads/count")
     async def count_threads():
         return json_response(len(_filtered_threads(await body_object(default={}))))
+
+    @app.post("/threads/prune")
+    async def prune_threads():
+        svc = services()
+        body = await body_object()
+        thread_ids = field(body, "thread_ids", list, None)
+        if thread_ids is None:
+            raise Invalid('"thread_ids" is a required property')
+        strategy = field(body, "strategy", str, "delete", choices=("delete", "keep_latest"))
+        wanted = [require_uuid(t, "thread_id") for t in thread_ids]
+        pruned = 0
+        for thread_id in wanted:
+            thread = svc.tables.get_thread(thread_id)
+            if thread is None or thread.temporary:
+                continue
+            if strategy == "delete":
+                await svc.executor.delete_thread(thread_id)
+            else:
+                await svc.states.prune_history(thread_id)
+            pruned += 1
+        return json_response({"pruned_count": pruned})
 
     @app.get("/threads/<thread_id>/stream")
     async def stream_thread(thread_id: str):

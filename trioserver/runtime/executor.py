@@ -221,7 +221,9 @@ class RunExecutor:
             event.set()
 
     async def delete_thread(self, thread_id: str) -> None:
-        """Forget a thread: its record, runs, event log and checkpoints."""
+        """Forget a thread: its runs (cancelled first), record, event log and checkpoints."""
+        for run_id in self.active_run_ids(thread_id):
+            await self.cancel(thread_id, run_id, action="interrupt", wait=True)
         await self.store.write(all_ops(self.tables.delete_thread_op(thread_id), self.log.delete_op(thread_id)))
         self.log.wake(thread_id)
         if self.checkpointer is not None:

@@ -80,3 +80,8 @@ class ThreadStates:
             await self.executor.bridge.call(lambda: self.executor.checkpointer.acopy_thread(thread.thread_id, copy.thread_id))
         return copy
 
+
+    async def prune_history(self, thread_id: str) -> None:
+        """Keep only the thread's latest checkpoint (`POST /threads/prune`, keep_latest)."""
+        checkpointer = self.executor.checkpointer
+        await self.executor.bridge.call(lambda: checkpointer.aprune([thread_id], strategy="keep_latest"))

@@ -126,9 +126,11 @@ async def open_services(graphs: dict[str, GraphSpec], settings: Settings) -> Asy
         tables = Tables(store)
         event_log = EventLog(store)
         kvstore = LmdbStore(store.env)
+        checkpointer = LmdbSaver(store.env)
+        checkpointer.group_commit = store.write_from_asyncio
         executor = RunExecutor(
             tables=tables, log=event_log, bridge=bridge, graphs=graphs,
-            checkpointer=LmdbSaver(store.env), kvstore=kvstore, api_url=settings.api_url,
+            checkpointer=checkpointer, kvstore=kvstore, api_url=settings.api_url,
         )
         # The writer outlives the executor: runs that end at shutdown still record their end.
         async with trio.open_nursery() as storage_nursery:

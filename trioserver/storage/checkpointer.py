@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 import struct
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import lmdb
@@ -150,6 +150,8 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         self._writes = env.open_db(b"checkpoint_writes")
         self._runs = env.open_db(b"checkpoint_runs")
         self._owns_env = False
+        # Set by the server to `Store.write_from_asyncio`; None writes in place.
+        self.group_commit: Callable[[Callable[[lmdb.Transaction], Any]], Awaitable[Any]] | None = None
 
     @classmethod
     def open(
@@ -171,6 +173,13 @@ class LmdbSaver(BaseCheckpointSaver[str]):
     def _write(self, fn):
         """One short write transaction of its own (see `env.write_now`)."""
         return write_now(self.env, fn)
+
+    async def _awrite(self, fn):
+        """With a group commit (set by the server: `Store.write_from_asyncio`), join the
+        trio writer's next commit without blocking the loop; else write now."""
+        if self.group_commit is None:
+            return self._write(fn)
+        return await self.group_commit(fn)
 
     # -- decoding ------------------------------------------------------------------
 
@@ -328,14 +337,14 @@ class LmdbSaver(BaseCheckpointSaver[str]):
 
     # -- writes --------------------------------------------------------------------
 
-    def put(
+    def _put_op(
         self,
         config: RunnableConfig,
         checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        """Store a checkpoint, and a blob for each channel whose version changed."""
+    ) -> tuple[Callable[[lmdb.Transaction], None], RunnableConfig]:
+        """The write op storing a checkpoint (and a blob per changed channel), and its config."""
         conf = config["configurable"]
         thread_id, ns = conf["thread_id"], conf.get("checkpoint_ns", "")
         parent_id = conf.get("checkpoint_id") or ""
@@ -360,17 +369,28 @@ class LmdbSaver(BaseCheckpointSaver[str]):
             if run_id:
                 txn.put(_key(run_id, thread_id, ns, checkpoint["id"]), b"", db=self._runs)
 
-        self._write(op)
-        return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}}
+        return op, {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}}
 
-    def put_writes(
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store a checkpoint, and a blob for each channel whose version changed."""
+        op, stored = self._put_op(config, checkpoint, metadata, new_versions)
+        self._write(op)
+        return stored
+
+    def _put_writes_op(
         self,
         config: RunnableConfig,
         writes: Sequence[tuple[str, Any]],
         task_id: str,
         task_path: str = "",
-    ) -> None:
-        """Store a task's writes against a checkpoint.
+    ) -> Callable[[lmdb.Transaction], None]:
+        """The write op storing a task's writes against a checkpoint.
 
         A write's slot is (task_id, idx); special channels (error, interrupt, resume,
         scheduled) have fixed negative slots and replace what is there, while a regular
@@ -391,7 +411,16 @@ class LmdbSaver(BaseCheckpointSaver[str]):
             for wkey, wval, overwrite in rows:
                 txn.put(wkey, wval, db=self._writes, overwrite=overwrite)
 
-        self._write(op)
+        return op
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        self._write(self._put_writes_op(config, writes, task_id, task_path))
 
     # -- deletion, copy, prune -----------------------------------------------------
 
@@ -569,7 +598,9 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return self.put(config, checkpoint, metadata, new_versions)
+        op, stored = self._put_op(config, checkpoint, metadata, new_versions)
+        await self._awrite(op)
+        return stored
 
     async def aput_writes(
         self,
@@ -578,7 +609,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        self.put_writes(config, writes, task_id, task_path)
+        await self._awrite(self._put_writes_op(config, writes, task_id, task_path))
 
     async def adelete_thread(self, thread_id: str) -> None:
         self.delete_thread(thread_id)

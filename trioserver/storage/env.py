@@ -9,6 +9,7 @@ the previous commit is under way: no timer, no added latency when the server is 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
@@ -53,6 +54,7 @@ class _Pending:
     op: Callable[[lmdb.Transaction], Any]
     done: trio.Event = attrs.field(factory=trio.Event)
     result: outcome.Outcome | None = None
+    on_done: Callable[[outcome.Outcome], None] | None = None  # for writers outside trio
 
 
 class Store:
@@ -75,6 +77,7 @@ class Store:
         )
         self.dbs = {name.decode(): self.env.open_db(name) for name in DB_NAMES}
         self._send, self._receive = trio.open_memory_channel[_Pending](math.inf)
+        self._token: trio.lowlevel.TrioToken | None = None
         self._after_commit: list[Callable[[], None]] = []
 
     def close(self) -> None:
@@ -101,12 +104,28 @@ class Store:
         assert pending.result is not None
         return pending.result.unwrap()
 
+    async def write_from_asyncio(self, op: Callable[[lmdb.Transaction], T]) -> T:
+        """`write`, awaited on the asyncio loop that runs the graphs: the checkpointer's
+        puts join the writer's group commits (one fsync for many graphs' steps), and the
+        loop keeps running other graphs while the commit is under way."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+
+        def done(result: outcome.Outcome) -> None:  # in the trio thread, after the commit
+            loop.call_soon_threadsafe(_settle, future, result)
+
+        if self._token is None:
+            raise StorageError("the store's writer is not running")
+        self._token.run_sync_soon(self._send.send_nowait, _Pending(op, on_done=done))
+        return await future
+
     def on_commit(self, hook: Callable[[], None]) -> None:
         """Call `hook` (in the trio thread) after every commit."""
         self._after_commit.append(hook)
 
     async def run_writer(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """The writer task: runs until cancelled, committing batches in a worker thread."""
+        self._token = trio.lowlevel.current_trio_token()
         task_status.started()
         async with trio.open_nursery() as nursery:
             if self.durability == "fast":
@@ -123,6 +142,8 @@ class Store:
                     await trio.to_thread.run_sync(self._commit, batch)
                 for pending in batch:
                     pending.done.set()
+                    if pending.on_done is not None:
+                        pending.on_done(pending.result)
                 for hook in self._after_commit:
                     hook()
 
@@ -161,6 +182,15 @@ class Store:
 
 
 _GROW_LOCK = threading.Lock()
+
+
+def _settle(future: asyncio.Future, result: outcome.Outcome) -> None:
+    if future.cancelled():
+        return
+    if isinstance(result, outcome.Value):
+        future.set_result(result.value)
+    else:
+        future.set_exception(result.error)
 
 
 def grow_map(env: lmdb.Environment) -> None:

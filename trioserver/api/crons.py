@@ -1,0 +1,258 @@
+"""Crons: create (stateless or on a thread), search, count, get, patch, delete.
+
+The scheduler that fires them is `runtime.crons.run_scheduler`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from quart import Quart, Response
+
+from .. import ids
+from ..errors import BadRequest, Invalid, NotFound
+from ..runtime.crons import Cron, cron_json, next_run, parse_time, validate_schedule, validate_timezone
+from .common import body_object, field, json_response, limit_offset, paginated, services
+from .runs import MULTITASK, parse_stream_mode
+
+SORT_FIELDS = ("cron_id", "assistant_id", "thread_id", "next_run_date", "end_time", "created_at", "updated_at")
+SELECT_FIELDS = (
+    "cron_id", "assistant_id", "thread_id", "on_run_completed", "end_time", "schedule", "timezone",
+    "created_at", "updated_at", "user_id", "payload", "next_run_date", "metadata", "enabled",
+)
+
+
+def _uuid(value: Any, detail: str) -> str:
+    parsed = ids.parse_uuid(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise Invalid(detail)
+    return str(parsed)
+
+
+def _end_time(body: dict[str, Any]) -> str | None:
+    value = field(body, "end_time", str)
+    if value is None:
+        return None
+    try:
+        return parse_time(value).isoformat()
+    except ValueError:
+        raise Invalid(f"'{value}' is not a 'date-time'\n\nOn instance[\"end_time\"]") from None
+
+
+def _check_payload(body: dict[str, Any]) -> None:
+    """The run fields of a cron body, checked as the reference's schema does."""
+    for name in ("metadata", "config", "context"):
+        field(body, name, dict)
+    field(body, "input", (dict, list))
+    field(body, "webhook", str)
+    field(body, "stream_subgraphs", bool)
+    field(body, "stream_resumable", bool)
+    field(body, "enabled", bool)
+    field(body, "durability", str, choices=("sync", "async", "exit"))
+    field(body, "multitask_strategy", str, choices=MULTITASK)
+    if body.get("stream_mode") is not None:
+        parse_stream_mode(body["stream_mode"])
+    for name in ("interrupt_before", "interrupt_after"):
+        value = body.get(name)
+        if value is not None and value != "*" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise Invalid(f"{name}: expected '*' or a list of node names")
+
+
+def _resolve_assistant(assistant_id: Any) -> str:
+    """The assistant's UUID, for a graph id or an existing assistant's UUID (404 otherwise)."""
+    svc = services()
+    if assistant_id is None:
+        raise Invalid("'assistant_id' is a required property")
+    if not isinstance(assistant_id, str):
+        field({"assistant_id": assistant_id}, "assistant_id", str)
+    if assistant_id in svc.graphs:
+        return ids.graph_assistant_id(assistant_id)
+    parsed = ids.parse_uuid(assistant_id)
+    assistant = svc.tables.get_assistant(str(parsed)) if parsed is not None else None
+    if assistant is None:
+        raise NotFound(f"Assistant '{assistant_id}' not found")
+    return assistant.assistant_id
+
+
+async def _create(thread_id: str | None, body: dict[str, Any]) -> Response:
+    svc = services()
+    schedule = body.get("schedule")
+    if schedule is None:
+        raise Invalid("'schedule' is a required property")
+    field(body, "schedule", str)
+    if body.get("assistant_id") is None:
+        raise Invalid("'assistant_id' is a required property")
+    _check_payload(body)
+    on_run_completed = field(body, "on_run_completed", str, "delete", choices=("delete", "keep"))
+    end_time = _end_time(body)
+    timezone = validate_timezone(body.get("timezone"))
+    validate_schedule(schedule)
+    assistant_id = _resolve_assistant(body.get("assistant_id"))
+    if thread_id is not None:
+        thread = svc.tables.get_thread(thread_id)
+        if thread is None or thread.temporary:
+            raise NotFound(
+                f"Thread with ID '{thread_id}' not found. Please verify the ID is correct and the thread hasn't been deleted or expired."
+            )
+
+    cron_id = ids.new_id()
+    payload = dict(body)
+    payload["assistant_id"] = assistant_id
+    config = dict(payload.get("config") or {})
+    config["configurable"] = {**(config.get("configurable") or {}), "cron_id": cron_id}
+    payload["config"] = config
+    now = ids.now()
+    cron = Cron(
+        cron_id=cron_id,
+        assistant_id=assistant_id,
+        thread_id=thread_id,
+        schedule=schedule,
+        payload=payload,
+        created_at=now.isoformat(),
+        updated_at=now.isoformat(),
+        next_run_date=next_run(schedule, now, timezone).isoformat(),
+        end_time=end_time,
+        timezone=timezone,
+        metadata=dict(body.get("metadata") or {}),
+        on_run_completed=on_run_completed if thread_id is None else None,
+        enabled=field(body, "enabled", bool, True),
+    )
+    await svc.crons.put(cron)
+    return json_response(cron_json(cron))
+
+
+def _cron_id(cron_id: str) -> str:
+    return _uuid(cron_id, "Invalid cron ID: must be a UUID")
+
+
+def _filters(body: dict[str, Any]) -> tuple[str | None, str | None, dict[str, Any] | None]:
+    assistant_id = body.get("assistant_id")
+    thread_id = body.get("thread_id")
+    if assistant_id:
+        assistant_id = _uuid(assistant_id, "Invalid assistant ID: must be a UUID")
+    if thread_id:
+        thread_id = _uuid(thread_id, "Invalid thread ID: must be a UUID")
+    metadata = field(body, "metadata", dict)
+    return assistant_id or None, thread_id or None, metadata
+
+
+def _matching(body: dict[str, Any], enabled: bool | None = None) -> list[Cron]:
+    assistant_id, thread_id, metadata = _filters(body)
+    return [
+        c
+        for c in services().crons.all()
+        if (assistant_id is None or c.assistant_id == assistant_id)
+        and (thread_id is None or c.thread_id == thread_id)
+        and (enabled is None or c.enabled == enabled)
+        and all(key in c.metadata and c.metadata[key] == value for key, value in (metadata or {}).items())
+    ]
+
+
+_EPOCH = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
+def _sort_key(sort_by: str):
+    if sort_by in ("cron_id", "assistant_id", "thread_id"):
+        return lambda c: str(getattr(c, sort_by)).lower()
+    return lambda c: parse_time(getattr(c, sort_by)) if getattr(c, sort_by) else _EPOCH
+
+
+def register(app: Quart) -> None:
+    @app.post("/runs/crons")
+    async def create_cron():
+        return await _create(None, await body_object())
+
+    @app.post("/threads/<thread_id>/runs/crons")
+    async def create_thread_cron(thread_id: str):
+        thread_id = _uuid(thread_id, "Invalid thread ID: must be a UUID")
+        return await _create(thread_id, await body_object())
+
+    @app.post("/runs/crons/search")
+    async def search_crons():
+        body = await body_object(default={})
+        select = field(body, "select", list)
+        if select:
+            invalid = [col for col in select if col not in SELECT_FIELDS]
+            if invalid:
+                raise Invalid(f"Invalid select columns: {invalid}. Expected: {set(SELECT_FIELDS)}")
+        enabled = field(body, "enabled", bool)
+        limit, offset = limit_offset(body)
+        sort_by = field(body, "sort_by", str, "created_at")
+        if sort_by.lower() not in SORT_FIELDS:
+            raise Invalid(f"Invalid sort_by field: '{sort_by}'. Valid options are: {', '.join(SORT_FIELDS)}")
+        sort_order = field(body, "sort_order", str, "desc", choices=("asc", "desc"))
+        crons = _matching(body, enabled)
+        crons.sort(key=_sort_key(sort_by.lower()), reverse=sort_order != "asc")
+
+        def render(cron: Cron) -> dict[str, Any]:
+            data = cron_json(cron)
+            return {k: v for k, v in data.items() if k in select} if select else data
+
+        return paginated(crons, limit, offset, render)
+
+    @app.post("/runs/crons/count")
+    async def count_crons():
+        body = await body_object(default={})
+        return json_response(len(_matching(body)))
+
+    @app.get("/runs/crons/<cron_id>")
+    async def get_cron(cron_id: str):
+        cron = services().crons.get(_cron_id(cron_id))
+        if cron is None:
+            raise NotFound("Not Found")
+        return json_response(cron_json(cron))
+
+    @app.patch("/runs/crons/<cron_id>")
+    async def patch_cron(cron_id: str):
+        cron_id = _cron_id(cron_id)
+        body = await body_object(default={})
+        if not body:
+            raise BadRequest("Request body cannot be empty")
+        _check_payload(body)
+        schedule = field(body, "schedule", str)
+        if schedule is not None:
+            validate_schedule(schedule)
+        timezone = validate_timezone(body.get("timezone"))
+        end_time = _end_time(body)
+        clear_end_time = "end_time" in body and body["end_time"] is None
+        enabled = field(body, "enabled", bool)
+        on_run_completed = field(body, "on_run_completed", str, choices=("delete", "keep"))
+        metadata = field(body, "metadata", dict)
+        now = ids.now()
+
+        def change(cron: Cron) -> None:
+            if timezone is not None:
+                cron.timezone = timezone
+            if schedule is not None:
+                cron.schedule = schedule
+            if schedule is not None or timezone is not None:
+                cron.next_run_date = next_run(cron.schedule, now, cron.timezone).isoformat()
+            if clear_end_time:
+                cron.end_time = None
+            elif end_time is not None:
+                cron.end_time = end_time
+            if enabled is not None:
+                cron.enabled = enabled
+            if on_run_completed is not None:
+                cron.on_run_completed = on_run_completed
+            if metadata is not None:
+                cron.metadata = {**cron.metadata, **metadata}
+            # The payload is shallow-merged; its assistant and cron id stay (as the reference).
+            merged = {**cron.payload, **body}
+            merged["assistant_id"] = cron.payload.get("assistant_id", cron.assistant_id)
+            config = dict(merged.get("config") or {})
+            config["configurable"] = {**(config.get("configurable") or {}), "cron_id": cron.cron_id}
+            merged["config"] = config
+            cron.payload = merged
+            cron.updated_at = now.isoformat()
+
+        cron = await services().crons.update(cron_id, change)
+        if cron is None:
+            raise NotFound(f"Cron '{cron_id}' not found")
+        return json_response(cron_json(cron))
+
+    @app.delete("/runs/crons/<cron_id>")
+    async def delete_cron(cron_id: str):
+        if not await services().crons.delete(_cron_id(cron_id)):
+            raise NotFound("Not Found")
+        return Response(b"", status=204)

@@ -14,11 +14,12 @@ from quart_trio.asgi import TrioASGIHTTPConnection
 from werkzeug.exceptions import HTTPException
 
 from . import ids, jsonenc
-from .api import assistants, meta, runs, state, threads
+from .api import assistants, crons, meta, runs, state, threads
 from .api import store as store_api
 from .api.common import Services
 from .errors import ServerError
 from .runtime.bridge import AsyncioBridge
+from .runtime.crons import Crons, run_scheduler
 from .runtime.executor import RunExecutor
 from .runtime.graphs import GraphSpec
 from .runtime.threadstates import ThreadStates
@@ -64,7 +65,7 @@ def create_app(graphs: dict[str, GraphSpec], settings: Settings) -> QuartTrio:
     app.config["RESPONSE_TIMEOUT"] = None  # STACK.md 1: never cut streams at 60 s
     app.config["BODY_TIMEOUT"] = 60
     app.asgi_http_class = ClosingHTTPConnection
-    for module in (meta, assistants, threads, state, runs, store_api):
+    for module in (meta, assistants, threads, state, runs, crons, store_api):
         module.register(app)
 
     @app.errorhandler(ServerError)
@@ -106,8 +107,16 @@ def create_app(graphs: dict[str, GraphSpec], settings: Settings) -> QuartTrio:
     @app.while_serving
     async def lifespan():
         # Our own nursery (STACK.md 4): a failing background task must not tear down quart-trio's.
-        async with open_services(graphs, settings) as svc:
+        ready = trio.Event()
+
+        async def create_cron_run(thread_id, payload):
+            await ready.wait()  # an overdue cron fires at start-up, before the services are in app.config
+            async with app.app_context():  # api.runs.create_run reads the services from the app
+                return await runs.create_run(thread_id, payload)
+
+        async with open_services(graphs, settings, create_cron_run=create_cron_run) as svc:
             app.config["TRIOSERVER"] = svc
+            ready.set()
             yield
 
     return app
@@ -118,7 +127,7 @@ def _error(status: int, detail: Any) -> Response:
 
 
 @asynccontextmanager
-async def open_services(graphs: dict[str, GraphSpec], settings: Settings) -> AsyncIterator[Services]:
+async def open_services(graphs: dict[str, GraphSpec], settings: Settings, *, create_cron_run=None) -> AsyncIterator[Services]:
     """Open the store, the asyncio bridge and the executor, with a nursery owning their tasks."""
     store = Store(settings.data_dir, durability=settings.durability)
     bridge = AsyncioBridge()
@@ -126,6 +135,7 @@ async def open_services(graphs: dict[str, GraphSpec], settings: Settings) -> Asy
         tables = Tables(store)
         event_log = EventLog(store)
         kvstore = LmdbStore(store.env)
+        crons = Crons(store)
         checkpointer = LmdbSaver(store.env)
         checkpointer.group_commit = store.write_from_asyncio
         executor = RunExecutor(
@@ -141,11 +151,16 @@ async def open_services(graphs: dict[str, GraphSpec], settings: Settings) -> Asy
                 await nursery.start(run_retention, event_log, tables, settings.retention)
                 services = Services(
                     store=store, tables=tables, log=event_log, executor=executor, states=ThreadStates(executor), graphs=graphs, kvstore=kvstore,
-                    shutdown=trio.Event(), heartbeat=settings.heartbeat,
+                    shutdown=trio.Event(), heartbeat=settings.heartbeat, crons=crons,
                 )
+                scheduler = None
+                if create_cron_run is not None:
+                    scheduler = await nursery.start(run_scheduler, crons, create_cron_run)
                 try:
                     yield services
                 finally:
+                    if scheduler is not None:
+                        scheduler.cancel()  # no new runs while the executor shuts down
                     services.begin_shutdown()
                     with trio.CancelScope(shield=True), trio.move_on_after(10):
                         await executor.shutdown()

@@ -85,6 +85,8 @@ def register(app: Quart) -> None:
         svc = services()
         assistant = get_assistant_or_404(assistant_id)
         await svc.store.write(svc.tables.delete_assistant_op(assistant.assistant_id))
+        await svc.store.write(svc.crons.delete_matching_op(assistant_id=assistant.assistant_id))  # as the reference
+        svc.crons.notify()
         return json_response(None, status=204)
 
     @app.post("/assistants/search")

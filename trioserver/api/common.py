@@ -26,6 +26,7 @@ class Services:
     graphs: dict[str, Any]
     shutdown: trio.Event
     kvstore: Any = None
+    crons: Any = None
     heartbeat: float = 5.0
 
     def begin_shutdown(self) -> None:

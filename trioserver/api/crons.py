@@ -11,7 +11,14 @@ from quart import Quart, Response
 
 from .. import ids
 from ..errors import BadRequest, Invalid, NotFound
-from ..runtime.crons import Cron, cron_json, next_run, parse_time, validate_schedule, validate_timezone
+from ..runtime.crons import (
+    Cron,
+    cron_json,
+    next_run,
+    parse_time,
+    validate_schedule,
+    validate_timezone,
+)
 from .common import body_object, field, json_response, limit_offset, paginated, services
 from .runs import MULTITASK, parse_stream_mode
 
@@ -148,7 +155,7 @@ def _matching(body: dict[str, Any], enabled: bool | None = None) -> list[Cron]:
     ]
 
 
-_EPOCH = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def _sort_key(sort_by: str):

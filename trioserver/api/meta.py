@@ -20,7 +20,7 @@ def register(app: Quart) -> None:
             {
                 "version": __version__,
                 "langgraph_py_version": langgraph.version.__version__,
-                "flags": {"assistants": True, "crons": False, "langsmith": False, "langsmith_tracing_replicas": False},
+                "flags": {"assistants": True, "crons": True, "langsmith": False, "langsmith_tracing_replicas": False},
                 "host": {"kind": "self-hosted", "project_id": None, "host_revision_id": None, "revision_id": None, "tenant_id": None},
             }
         )

@@ -63,6 +63,13 @@ def _filtered_threads(body: dict[str, Any]) -> list[Thread]:
     return threads
 
 
+async def _delete_thread(svc, thread_id: str) -> None:
+    """The thread, its runs, log and checkpoints, and its crons (as the reference)."""
+    await svc.executor.delete_thread(thread_id)
+    await svc.store.write(svc.crons.delete_matching_op(thread_id=thread_id))
+    svc.crons.notify()
+
+
 def register(app: Quart) -> None:
     @app.post("/threads")
     async def create_thread():
@@ -104,7 +111,7 @@ def register(app: Quart) -> None:
     async def delete_thread(thread_id: str):
         svc = services()
         thread = get_thread_or_404(thread_id)
-        await svc.executor.delete_thread(thread.thread_id)
+        await _delete_thread(svc, thread.thread_id)
         return json_response(None, status=204)
 
     @app.post("/threads/search")
@@ -143,7 +150,7 @@ def register(app: Quart) -> None:
             if thread is None or thread.temporary:
                 continue
             if strategy == "delete":
-                await svc.executor.delete_thread(thread_id)
+                await _delete_thread(svc, thread_id)
             else:
                 await svc.states.prune_history(thread_id)
             pruned += 1

@@ -13,7 +13,8 @@ import copy
 import datetime as dt
 import logging
 import uuid
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -27,7 +28,7 @@ from ..storage.records import decode, encode
 
 log = logging.getLogger(__name__)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # Re-read the crons at least this often (seconds), so a wall-clock jump cannot delay a tick for long.
 MAX_SLEEP = 60.0
 
@@ -187,6 +188,22 @@ class Crons:
         self.notify()
         return deleted
 
+    def delete_matching_op(self, *, thread_id: str | None = None, assistant_id: str | None = None) -> Callable[[lmdb.Transaction], int]:
+        """An op deleting the crons of a thread or an assistant (the reference cascades those
+        deletes), for the handler's own write. Call `notify()` after it commits."""
+
+        def op(txn: lmdb.Transaction) -> int:
+            doomed = []
+            for key, raw in txn.cursor(self.db):
+                cron = decode(raw, Cron)
+                if (thread_id is not None and cron.thread_id == thread_id) or (assistant_id is not None and cron.assistant_id == assistant_id):
+                    doomed.append(key)
+            for key in doomed:
+                txn.delete(key, db=self.db)
+            return len(doomed)
+
+        return op
+
     async def advance(self, cron_id: str, fired: str, next_date: str) -> bool:
         """Set the next run date, unless the cron changed since the tick at `fired` was read
         (deleted, or its schedule patched): then the change stands."""
@@ -222,27 +239,31 @@ async def run_scheduler(
     task_status=trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Fire due crons until cancelled. `create_run(thread_id, payload)` has the semantics of
-    `api.runs.create_run` (thread_id None: a new thread per tick). `now` is the wall clock."""
-    task_status.started()
-    while True:
-        # A fresh event before reading: a change made after this read wakes the sleep below.
-        changed = crons._changed = trio.Event()
-        current = now()
-        due, wait = [], MAX_SLEEP
-        for cron in crons.all():
-            if not is_active(cron, current):
-                continue
-            delay = (parse_time(cron.next_run_date).astimezone(UTC) - current).total_seconds()
-            if delay <= 0:
-                due.append(cron)
-            else:
-                wait = min(wait, delay)
-        for cron in due:
-            await fire(crons, create_run, cron, current)
-        if due:
-            continue  # re-read: the runs took time, and the dates moved
-        with trio.move_on_after(wait):
-            await changed.wait()
+    `api.runs.create_run` (thread_id None: a new thread per tick). `now` is the wall clock.
+
+    Reports its cancel scope as started (`scope = await nursery.start(run_scheduler, ...)`),
+    so the owner can stop it before the executor shuts down."""
+    with trio.CancelScope() as scope:
+        task_status.started(scope)
+        while True:
+            # A fresh event before reading: a change made after this read wakes the sleep below.
+            changed = crons._changed = trio.Event()
+            current = now()
+            due, wait = [], MAX_SLEEP
+            for cron in crons.all():
+                if not is_active(cron, current):
+                    continue
+                delay = (parse_time(cron.next_run_date) - current).total_seconds()
+                if delay <= 0:
+                    due.append(cron)
+                else:
+                    wait = min(wait, delay)
+            for cron in due:
+                await fire(crons, create_run, cron, current)
+            if due:
+                continue  # re-read: the runs took time, and the dates moved
+            with trio.move_on_after(wait):
+                await changed.wait()
 
 
 async def fire(crons: Crons, create_run: CreateRun, cron: Cron, current: dt.datetime) -> None:
@@ -255,7 +276,7 @@ async def fire(crons: Crons, create_run: CreateRun, cron: Cron, current: dt.date
         log.exception("cron %s: could not create its run", cron.cron_id)
     try:
         following = next_run(cron.schedule, current, cron.timezone).isoformat()
-    except Exception:  # noqa: BLE001 - a schedule croniter accepted but cannot iterate
+    except Exception:  # a schedule croniter accepted but cannot iterate
         log.exception("cron %s: no next run date; disabling it", cron.cron_id)
         await crons.update(cron.cron_id, lambda c: setattr(c, "enabled", False))
         return

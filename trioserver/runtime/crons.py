@@ -51,26 +51,6 @@ class Cron:
     enabled: bool = True
 
 
-def cron_json(cron: Cron) -> dict[str, Any]:
-    """A cron as the API shows it (the reference's field order)."""
-    return {
-        "cron_id": cron.cron_id,
-        "assistant_id": cron.assistant_id,
-        "thread_id": cron.thread_id,
-        "user_id": cron.user_id,
-        "end_time": cron.end_time,
-        "schedule": cron.schedule,
-        "timezone": cron.timezone,
-        "payload": cron.payload,
-        "next_run_date": cron.next_run_date,
-        "metadata": cron.metadata,
-        "on_run_completed": cron.on_run_completed,
-        "enabled": cron.enabled,
-        "created_at": cron.created_at,
-        "updated_at": cron.updated_at,
-    }
-
-
 # -- schedules -------------------------------------------------------------------------
 
 

@@ -272,3 +272,38 @@ async def test_on_disconnect_continue_is_default(client, http):
     result = await client.runs.join(thread["thread_id"], run_id)
     assert result["log"] == ["tick", "tock"]
     assert (await client.runs.get(thread["thread_id"], run_id))["status"] == "success"
+
+
+async def test_webhook_gets_the_finished_run(client, http):
+    """A run created with `webhook` POSTs itself there when it ends, as the reference."""
+    import json
+
+    received: asyncio.Queue = asyncio.Queue()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+        body = await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+        await received.put((head.split(b" ")[1].decode(), json.loads(body)))
+
+    receiver = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = receiver.sockets[0].getsockname()[1]
+    try:
+        thread = await client.threads.create()
+        run = await client.runs.create(thread["thread_id"], "agent", input={"topic": "hooks"}, webhook=f"http://127.0.0.1:{port}/done")
+        path, payload = await asyncio.wait_for(received.get(), 10)
+        assert path == "/done"
+        assert payload["run_id"] == run["run_id"] and payload["status"] == "success"
+        assert payload["values"]["joke"] == "This is a joke about hooks and cats"
+        assert payload["run_started_at"] and payload["run_ended_at"] and payload["webhook_sent_at"]
+        failing = await client.runs.create(thread["thread_id"], "failing", input={"topic": "t"}, webhook=f"http://127.0.0.1:{port}/failed")
+        path, payload = await asyncio.wait_for(received.get(), 10)
+        assert payload["run_id"] == failing["run_id"] and payload["status"] == "error"
+        assert payload["error"] == {"error": "ValueError", "message": "boom: t!"}
+    finally:
+        receiver.close()
+    bad = await http.post(f"/threads/{thread['thread_id']}/runs", json={"assistant_id": "agent", "webhook": "not a url"})
+    assert bad.status_code == 422

@@ -167,17 +167,7 @@ def thread_json(thread: Thread) -> dict[str, Any]:
 
 
 def run_json(run: Run) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id,
-        "thread_id": run.thread_id,
-        "assistant_id": run.assistant_id,
-        "created_at": run.created_at,
-        "updated_at": run.updated_at,
-        "status": run.status,
-        "metadata": run.metadata,
-        "kwargs": run.kwargs,
-        "multitask_strategy": run.multitask_strategy,
-    }
+    return run.public()
 
 
 def assistant_json(assistant: Assistant) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from .. import ids, jsonenc
 from ..errors import BadRequest, Invalid, NotFound
 from ..ids import EventId
 from ..runtime.chunks import STREAM_MODES
+from ..runtime.webhooks import valid_webhook
 from ..storage.records import LogEvent, Run, Thread
 from ..streaming.selectors import run_selector
 from ..streaming.sse import sse_from_log
@@ -92,6 +93,9 @@ async def create_run(thread_id: str | None, body: dict[str, Any]) -> Run:
         if value is not None and value != "*" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise Invalid(f"{name}: expected '*' or a list of node names")
     field(body, "after_seconds", (int, float))
+    webhook = field(body, "webhook", str, None)
+    if webhook is not None and not valid_webhook(webhook):
+        raise Invalid(f"Invalid webhook URL {webhook!r}: expected an http(s) URL")
     subgraphs = bool(field(body, "stream_subgraphs", bool, False))
     field(body, "stream_resumable", bool, False)  # every stream is resumable here
     config = body.get("config") or {}

@@ -26,6 +26,7 @@ from .bridge import AsyncioBridge
 from .chunks import ChunkEncoder, graph_stream_modes, to_command
 from .graphs import GraphSpec
 from .state import read_state, thread_interrupts
+from .webhooks import call_webhook
 
 log = logging.getLogger(__name__)
 
@@ -255,10 +256,12 @@ class RunExecutor:
         state: dict[str, Any] | None = None
         status = "success"
         started = False
+        started_at = None
         with active.scope:
             delay = run.kwargs.get("after_seconds")
             if delay:  # scheduled for later: `pending` until then
                 await trio.sleep(max(0.0, ids.parse_iso(run.created_at) + float(delay) - ids.now().timestamp()))
+            started_at = ids.now_iso()
             if not active.started:
                 with trio.CancelScope(shield=True):  # started or not, never half-way
                     await self.store.write(all_ops(*self._start_ops(run)))
@@ -281,6 +284,16 @@ class RunExecutor:
             if status != "success" and started and not run.temporary:
                 state = await self._read_state(run)
             await self._finish(run, status, error=error, cancelled=cancelled, state=state, rollback=rollback, started=started)
+        if run.kwargs.get("webhook"):
+            payload = {
+                **run.public(),
+                "run_started_at": started_at,
+                "run_ended_at": ids.now_iso(),
+                "values": state["values"] if state and state.get("checkpoint") else None,
+            }
+            if error or cancelled:
+                payload["error"] = error or cancelled
+            self.nursery.start_soon(call_webhook, run.kwargs["webhook"], payload)
 
     async def _drive(self, run: Run) -> dict[str, Any] | None:
         """Run the graph on the asyncio loop, appending its output to the log in batches.

@@ -76,6 +76,20 @@ class Run:
     log_start: str | None = None
     attempt: int = 1
 
+    def public(self) -> dict[str, Any]:
+        """The run as the API (and its webhook) shows it."""
+        return {
+            "run_id": self.run_id,
+            "thread_id": self.thread_id,
+            "assistant_id": self.assistant_id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "status": self.status,
+            "metadata": self.metadata,
+            "kwargs": self.kwargs,
+            "multitask_strategy": self.multitask_strategy,
+        }
+
 
 def encode(record: Any) -> bytes:
     return cbor2.dumps(converter.unstructure(record))

@@ -20,6 +20,7 @@ from .env import Store
 from .records import LogEvent
 
 KEY_LEN = 16 + 12
+SHARED_BATCH = 64  # batches up to this size are shared by the tails a commit wakes
 
 
 def thread_key(thread_id: str) -> bytes:
@@ -153,8 +154,10 @@ class EventLog:
             return out
 
         batch = self.store.read(read)
-        if batch:
-            if len(self._batches) >= 1024:  # bounded: it only serves tails woken together
+        # Only small batches (what a commit adds, read by every follower it wakes), and
+        # only so many threads: a cache for fan-out, never a copy of replayed logs.
+        if batch and len(batch) <= SHARED_BATCH:
+            if len(self._batches) >= 256:
                 self._batches.clear()
             self._batches[thread_id] = (after, batch)
         return batch

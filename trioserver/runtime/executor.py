@@ -301,6 +301,9 @@ class RunExecutor:
         spec = self.graphs[run.graph_id]
         kwargs = run.kwargs
         config = self._run_config(run)
+        assistant = self.tables.get_assistant(run.assistant_id)
+        # The run's context over the assistant's, as the reference merges them.
+        context = {**((assistant.context if assistant else None) or {}), **(kwargs.get("context") or {})}
         send, receive = trio.open_memory_channel[LogEvent](math.inf)
         result: dict[str, Any] = {}
         failure: list[BaseException] = []
@@ -317,8 +320,8 @@ class RunExecutor:
                 interrupt_before=kwargs.get("interrupt_before"),
                 interrupt_after=kwargs.get("interrupt_after"),
             )
-            if kwargs.get("context") is not None:
-                options["context"] = kwargs["context"]
+            if context:
+                options["context"] = context
             if kwargs.get("durability"):
                 options["durability"] = kwargs["durability"]
             if "events" in run.stream_mode:

@@ -8,6 +8,7 @@ clients (the JS SDK's reconnect logic) only send back ids of that shape, and bec
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import struct
 import uuid
 
@@ -24,6 +25,7 @@ def new_id() -> str:
     return str(_uuid7())
 
 
+@functools.lru_cache(maxsize=1024)
 def graph_assistant_id(graph_id: str) -> str:
     """The deterministic id of a graph's default assistant (same as the reference)."""
     return str(uuid.uuid5(NAMESPACE_GRAPH, graph_id))

@@ -307,3 +307,59 @@ async def test_webhook_gets_the_finished_run(client, http):
         receiver.close()
     bad = await http.post(f"/threads/{thread['thread_id']}/runs", json={"assistant_id": "agent", "webhook": "not a url"})
     assert bad.status_code == 422
+
+
+async def test_sdk_reconnects_a_dropped_run_stream_without_loss(base_url):
+    """The official client resumes a run stream cut mid-way (GET Location + Last-Event-ID):
+    every event arrives exactly once, in order."""
+    from urllib.parse import urlparse
+
+    from langgraph_sdk import get_client
+
+    target = urlparse(base_url)
+    cut_after = 600  # bytes of the first response: inside the stream, after a few events
+    connections = 0
+
+    async def pipe(reader, writer, limit=None):
+        sent = 0
+        try:
+            while data := await reader.read(256):
+                if limit is not None and sent + len(data) > limit:
+                    writer.write(data[: limit - sent])
+                    await writer.drain()
+                    raise ConnectionResetError
+                writer.write(data)
+                await writer.drain()
+                sent += len(data)
+        finally:
+            writer.close()
+
+    async def handle(client_reader, client_writer):
+        nonlocal connections
+        connections += 1
+        limit = cut_after if connections == 1 else None
+        server_reader, server_writer = await asyncio.open_connection(target.hostname, target.port)
+        upstream = asyncio.create_task(pipe(client_reader, server_writer))
+        try:
+            await pipe(server_reader, client_writer, limit)
+        except ConnectionResetError:
+            client_writer.transport.abort()
+        finally:
+            upstream.cancel()
+            server_writer.close()
+
+    proxy = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = proxy.sockets[0].getsockname()[1]
+    try:
+        direct = get_client(url=base_url)
+        thread = await direct.threads.create()
+        client = get_client(url=f"http://127.0.0.1:{port}")
+        chunks = [c async for c in client.runs.stream(thread["thread_id"], "llm", input={"topic": "ice cream"}, stream_mode="messages-tuple")]
+        assert connections >= 2, "the proxy never cut the stream"
+        assert chunks[0].event == "metadata"
+        text = "".join(c.data[0]["content"] for c in chunks if c.event == "messages")
+        assert text == "Why did the ice cream cross the road? To get to the other side!"
+        ids = [c.id for c in chunks]
+        assert len(set(ids)) == len(ids)
+    finally:
+        proxy.close()

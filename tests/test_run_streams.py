@@ -260,3 +260,26 @@ async def test_after_seconds_delays_the_start(client):
     await client.runs.cancel(other["thread_id"], scheduled["run_id"], wait=True)
     assert (await client.runs.get(other["thread_id"], scheduled["run_id"]))["status"] == "interrupted"
     assert (await client.threads.get_state(other["thread_id"]))["values"] == {}
+
+
+async def test_chat_graph_messages_round_trip(client):
+    """The bundled MessagesState chatbot, as a chat UI drives it: values carry serialized
+    messages, messages-tuple streams the reply's tokens, and the thread keeps the history."""
+    thread = await client.threads.create()
+    tokens = []
+    last_values = None
+    async for chunk in client.runs.stream(
+        thread["thread_id"], "chat", input={"messages": [{"role": "user", "content": "hi there"}]},
+        stream_mode=["values", "messages-tuple"],
+    ):
+        if chunk.event == "messages":
+            tokens.append(chunk.data[0]["content"])
+        elif chunk.event == "values":
+            last_values = chunk.data
+    assert "".join(tokens) == "You said: hi there"
+    human, ai = last_values["messages"]
+    assert human["type"] == "human" and human["content"] == "hi there" and human["id"]
+    assert ai["type"] == "ai" and ai["content"] == "You said: hi there"
+    await client.runs.wait(thread["thread_id"], "chat", input={"messages": [{"role": "user", "content": "again"}]})
+    state = await client.threads.get_state(thread["thread_id"])
+    assert [m["content"] for m in state["values"]["messages"]] == ["hi there", "You said: hi there", "again", "You said: again"]

@@ -143,16 +143,20 @@ def query_list(*names: str) -> list[str]:
     return out
 
 
-def paginated(items: list[Any], limit: int, offset: int, render) -> Response:
+def paginated(items: list[Any], limit: int, offset: int, render, select: list[str] | None = None) -> Response:
     """A page of `items` with the reference's pagination headers: `X-Pagination-Total` is
     offset + page size + 1 when more exist (so clients know to ask again), and
-    `X-Pagination-Next` the next offset, only when more exist."""
+    `X-Pagination-Next` the next offset, only when more exist. With `select`, each
+    rendered item keeps only those fields."""
     page = items[offset : offset + limit]
     more = len(items) > offset + limit
     headers = {"X-Pagination-Total": str(offset + len(page) + (1 if more else 0))}
     if more:
         headers["X-Pagination-Next"] = str(offset + limit)
-    return json_response([render(item) for item in page], headers=headers)
+    rendered = [render(item) for item in page]
+    if select:
+        rendered = [{k: v for k, v in data.items() if k in select} for data in rendered]
+    return json_response(rendered, headers=headers)
 
 
 # -- resources as the API shows them ---------------------------------------------------

@@ -209,12 +209,7 @@ def register(app: Quart) -> None:
         sort_order = field(body, "sort_order", str, "desc", choices=("asc", "desc"))
         crons = _matching(body, enabled)
         crons.sort(key=_sort_key(sort_by.lower()), reverse=sort_order != "asc")
-
-        def render(cron: Cron) -> dict[str, Any]:
-            data = cron_json(cron)
-            return {k: v for k, v in data.items() if k in select} if select else data
-
-        return paginated(crons, limit, offset, render)
+        return paginated(crons, limit, offset, cron_json, select=select)
 
     @app.post("/runs/crons/count")
     async def count_crons():

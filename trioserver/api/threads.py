@@ -123,13 +123,7 @@ def register(app: Quart) -> None:
         sort_order = field(body, "sort_order", str, "desc", choices=("asc", "desc"))
         key = "updated_at" if sort_by == "state_updated_at" else sort_by
         threads.sort(key=lambda t: (getattr(t, key), t.thread_id), reverse=sort_order == "desc")
-        select = field(body, "select", list, None)
-
-        def render(thread: Thread) -> dict[str, Any]:
-            data = thread_json(thread)
-            return {k: v for k, v in data.items() if k in select} if select else data
-
-        return paginated(threads, limit, offset, render)
+        return paginated(threads, limit, offset, thread_json, select=field(body, "select", list, None))
 
     @app.post("/threads/count")
     async def count_threads():

@@ -127,6 +127,12 @@ class Crons:
         self.db = store.env.open_db(b"crons")
         self._changed = trio.Event()
 
+    def watch(self) -> trio.Event:
+        """An event set by the next `notify`. Take it before reading the crons, so a change
+        made after the read still wakes the waiter."""
+        self._changed = trio.Event()
+        return self._changed
+
     def notify(self) -> None:
         """Wake the scheduler: a cron was created, changed or deleted."""
         self._changed.set()
@@ -227,7 +233,7 @@ async def run_scheduler(
         task_status.started(scope)
         while True:
             # A fresh event before reading: a change made after this read wakes the sleep below.
-            changed = crons._changed = trio.Event()
+            changed = crons.watch()
             current = now()
             due, wait = [], MAX_SLEEP
             for cron in crons.all():
@@ -250,8 +256,6 @@ async def fire(crons: Crons, create_run: CreateRun, cron: Cron, current: dt.date
     """Create the cron's run for this tick, then move its next run date past `current`."""
     try:
         await create_run(cron.thread_id, run_payload(cron))
-    except trio.Cancelled:
-        raise
     except Exception:  # a rejected run (thread busy, deleted assistant) must not stop the scheduler
         log.exception("cron %s: could not create its run", cron.cron_id)
     try:

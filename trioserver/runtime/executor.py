@@ -300,8 +300,8 @@ class RunExecutor:
         Returns the thread's state afterwards (None for a stateless run)."""
         spec = self.graphs[run.graph_id]
         kwargs = run.kwargs
-        config = self._run_config(run)
         assistant = self.tables.get_assistant(run.assistant_id)
+        config = self._run_config(run, assistant)
         # The run's context over the assistant's, as the reference merges them.
         context = {**((assistant.context if assistant else None) or {}), **(kwargs.get("context") or {})}
         send, receive = trio.open_memory_channel[LogEvent](math.inf)
@@ -384,10 +384,10 @@ class RunExecutor:
         """A graph for reading or updating a thread's state (with the checkpointer)."""
         return await self.bridge.call(lambda: self._graph_for(self.graphs[graph_id], config, False))
 
-    def _run_config(self, run: Run) -> dict[str, Any]:
+    def _run_config(self, run: Run, assistant: Any = None) -> dict[str, Any]:
         kwargs = run.kwargs
         user_config = kwargs.get("config") or {}
-        assistant = self.tables.get_assistant(run.assistant_id)
+        assistant = assistant or self.tables.get_assistant(run.assistant_id)
         base = (assistant.config if assistant else {}) or {}
         configurable = {
             **(base.get("configurable") or {}),

@@ -20,7 +20,10 @@ from pathlib import Path
 import httpx
 
 HERE = Path(__file__).resolve().parent
-ALL_CHANNELS = ["values", "updates", "messages", "tools", "lifecycle", "input", "checkpoints", "tasks", "custom"]
+ALL_CHANNELS = [
+    "values", "updates", "messages", "tools", "lifecycle", "input", "checkpoints", "tasks", "custom",
+    "custom:toolCallCount",
+]
 INPUTS = {
     "agent": {"topic": "ice cream"},
     "subgraph": {"foo": "foo"},
@@ -28,6 +31,7 @@ INPUTS = {
     "custom": {"query": "q"},
     "chat": {"messages": [{"type": "human", "content": "hi"}]},
     "asking": {"question": "Deploy?"},
+    "tools": {"messages": [{"type": "human", "content": "weather in Paris?"}]},
     "slowchat": {"messages": [{"type": "human", "content": "hi"}], "delay": 0.02, "words": 3},
 }
 ANSWER = "yes"  # what `asking`'s interrupt is answered with

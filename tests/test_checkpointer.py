@@ -25,6 +25,7 @@ from langgraph.types import Command, Send, interrupt
 from typing_extensions import TypedDict
 
 from trioserver.storage.checkpointer import LmdbSaver
+from trioserver.storage.env import Store
 
 
 @pytest.fixture
@@ -147,8 +148,8 @@ def test_delete_thread_removes_writes_and_blobs(saver):
 
     assert saver.get_tuple({"configurable": {"thread_id": "t1"}}) is None
     for name in (b"checkpoints", b"checkpoint_writes", b"checkpoint_blobs"):
-        assert _prefixed(saver.env, name, b"t1\x00") == [], name
-        assert _prefixed(saver.env, name, b"t2\x00") != [], name
+        assert _prefixed(saver.store.env, name, b"t1\x00") == [], name
+        assert _prefixed(saver.store.env, name, b"t2\x00") != [], name
     assert saver.get_tuple(keep[0]).pending_writes == [("task-2", "ch", "v")]
 
 
@@ -164,25 +165,25 @@ def test_delete_for_runs_uses_run_index_and_drops_unused_blobs(saver):
 
     assert saver.get_tuple(c2) is None
     assert saver.get_tuple(thread).checkpoint["channel_values"] == {"a": "one"}
-    assert _prefixed(saver.env, b"checkpoint_blobs", b"t1\x00") == [b"t1\x00\x00a\x001"]
-    assert _prefixed(saver.env, b"checkpoint_runs", b"run-2\x00") == []
+    assert _prefixed(saver.store.env, b"checkpoint_blobs", b"t1\x00") == [b"t1\x00\x00a\x001"]
+    assert _prefixed(saver.store.env, b"checkpoint_runs", b"run-2\x00") == []
 
 
 def test_prune_keep_latest_keeps_values_of_latest(saver):
     configs = _put_chain(saver, "t1", 4)
     saver.prune(["t1"])
-    assert _prefixed(saver.env, b"checkpoint_blobs", b"t1\x00") == [b"t1\x00\x00step\x004"]
+    assert _prefixed(saver.store.env, b"checkpoint_blobs", b"t1\x00") == [b"t1\x00\x00step\x004"]
     assert [t.config for t in saver.list({"configurable": {"thread_id": "t1"}})] == [configs[-1]]
     assert saver.get_tuple(configs[-1]).checkpoint["channel_values"] == {"step": 3}
 
 
 def test_shared_environment_and_map_growth(tmp_path):
     """The saver lives beside other named databases and grows a full map itself."""
-    env = lmdb.open(str(tmp_path / "db"), map_size=256 << 10, max_dbs=16)
-    events = env.open_db(b"events")
-    with env.begin(write=True, db=events) as txn:
-        txn.put(b"e1", b"payload")
-    saver = LmdbSaver(env)
+    store = Store(str(tmp_path / "db"), map_size=256 << 10)
+    env = store.env
+    events = store.db("events")
+    store.write_blocking(lambda txn: txn.put(b"e1", b"payload", db=events))
+    saver = LmdbSaver(store)
     before = env.info()["map_size"]
 
     configs, parent = [], None
@@ -411,7 +412,7 @@ def test_delta_channel_matches_in_memory_saver_and_survives_prune(saver):
 def test_graph_runs_while_another_thread_writes(saver):
     """The server's trio thread commits to the same env while the graph's asyncio loop
     (another thread) checkpoints: LMDB's writer lock serializes the two."""
-    env = saver.env
+    env = saver.store.env
     events = env.open_db(b"events")
     stop = threading.Event()
 

@@ -1,5 +1,7 @@
 """Crash and restart: what a client received before `kill -9` is still there, with the same
-ids; runs that were in flight end as `error`; the store opens and works."""
+ids; runs that were in flight are resumed as a new attempt; the store opens and works.
+A clean stop (SIGTERM) ends streams at once and hands running and queued runs to the
+next start, which runs them."""
 
 from __future__ import annotations
 
@@ -65,13 +67,17 @@ async def test_kill_minus_nine_loses_nothing_acknowledged(tmp_path):
                 by_id = {e.id: (e.event, e.data) for e in stored}
                 for event_id, event, data in got:
                     assert by_id.get(event_id) == (event, data), f"event {event_id} lost or changed"
-            # The run that was sleeping when the server died ended as an error, and says so.
+            # The run that was sleeping when the server died runs again, as attempt 2.
+            events, _ = await sse.read_until(
+                http, f"/threads/{sleeper}/runs/{in_flight['run_id']}/stream",
+                lambda evs: any(e.event == "metadata" and e.data.get("attempt") == 2 for e in evs),
+            )
+            assert [e.data["attempt"] for e in events if e.event == "metadata"] == [1, 2]
             run = await client.runs.get(sleeper, in_flight["run_id"])
-            assert run["status"] == "error"
-            joined = [c async for c in client.runs.join_stream(sleeper, in_flight["run_id"])]
-            assert joined[0].event == "metadata" and joined[-1].event == "error"
-            thread = await client.threads.get(sleeper)
-            assert thread["status"] in ("error", "idle")
+            assert run["status"] == "running"
+            assert (await client.threads.get(sleeper))["status"] == "busy"
+            await client.runs.cancel(sleeper, in_flight["run_id"], wait=True)
+            assert (await client.runs.get(sleeper, in_flight["run_id"]))["status"] == "interrupted"
             # Every thread takes new runs.
             for tid in [*threads, sleeper]:
                 result = await client.runs.wait(tid, "agent", input={"topic": "after"})
@@ -108,21 +114,24 @@ async def test_clean_restart_keeps_everything(tmp_path):
         server.stop()
 
 
-async def test_sigterm_ends_streams_and_runs_cleanly(tmp_path):
-    """SIGTERM with a run in flight, a queued run cancelled and a follower open: the
-    process exits promptly, the stream ends, and the run is recorded as interrupted."""
+async def test_sigterm_ends_streams_and_hands_runs_to_the_next_start(tmp_path):
+    """SIGTERM with a run in flight, a queued run, a cancelled queued run and a follower
+    open: the process exits promptly, the stream ends, nothing is turned into an error;
+    after the restart the running run resumes (attempt 2) and the queued one runs."""
     import time
 
     data = tmp_path / "data"
     server = ServerProcess(data).start()
     client = get_client(url=server.url)
     tid = (await client.threads.create())["thread_id"]
-    running = await client.runs.create(tid, "slow", input={"delay": 60})
-    queued = await client.runs.create(tid, "slow", input={"delay": 60}, multitask_strategy="enqueue")
-    await client.runs.cancel(tid, queued["run_id"])
+    running = await client.runs.create(tid, "slow", input={"delay": 1.5})
+    queued = await client.runs.create(tid, "slow", input={"delay": 0.1}, multitask_strategy="enqueue")
+    cancelled = await client.runs.create(tid, "slow", input={"delay": 60}, multitask_strategy="enqueue")
+    await client.runs.cancel(tid, cancelled["run_id"])
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        follower = asyncio.create_task(sse.read_until(http, f"/threads/{tid}/stream", lambda events: False, timeout=20))
-        await asyncio.sleep(0.3)
+        follower = asyncio.create_task(sse.read_until(http, f"/threads/{tid}/stream", lambda events: False, headers={"Last-Event-ID": "-"}, timeout=20))
+        # The run has started (its first event is in the log) before we stop the server.
+        await sse.read_until(http, f"/threads/{tid}/runs/{running['run_id']}/stream", lambda evs: any(e.event == "metadata" for e in evs))
         started = time.monotonic()
         assert server.stop() == 0
         assert time.monotonic() - started < 8
@@ -132,9 +141,16 @@ async def test_sigterm_ends_streams_and_runs_cleanly(tmp_path):
     server = ServerProcess(data, port=server.port).start()
     try:
         client = get_client(url=server.url)
-        assert (await client.runs.get(tid, running["run_id"]))["status"] == "interrupted"
-        assert (await client.runs.get(tid, queued["run_id"]))["status"] == "interrupted"
-        assert (await client.threads.get(tid))["status"] != "busy"
+        assert (await client.runs.get(tid, cancelled["run_id"]))["status"] == "interrupted"
+        assert (await client.runs.get(tid, queued["run_id"]))["status"] in ("pending", "running", "success")
+        assert await client.runs.join(tid, running["run_id"]) == {"delay": 1.5, "log": ["tick", "tock"]}
+        assert (await client.runs.join(tid, queued["run_id"]))["log"] == ["tick", "tock", "tick", "tock"]
+        final = {r["run_id"]: (r["status"], r.get("attempt")) for r in await client.runs.list(tid)}
+        assert final[running["run_id"]][0] == "success" and final[queued["run_id"]][0] == "success"
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+            events, _ = await sse.read_until(http, f"/threads/{tid}/runs/{running['run_id']}/stream", lambda evs: False)
+        assert [e.data["attempt"] for e in events if e.event == "metadata"] == [1, 2]
+        assert (await client.threads.get(tid))["status"] == "idle"
         await client.http.client.aclose()
     finally:
         server.stop()

@@ -15,7 +15,6 @@ from datetime import timezone
 from typing import Annotated, Any
 
 import httpx
-import lmdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,18 +31,19 @@ from langgraph.store.base import (
 from langgraph.store.memory import InMemoryStore
 from typing_extensions import TypedDict
 
+from trioserver.storage.env import Store
 from trioserver.storage.kvstore import LmdbStore
 
 
 def _open(path, map_size: int = 64 << 20) -> LmdbStore:
-    return LmdbStore(lmdb.open(str(path), map_size=map_size, max_dbs=16, subdir=True, lock=True))
+    return LmdbStore.open(str(path), map_size=map_size)
 
 
 @pytest.fixture
 def kv(tmp_path):
     store = _open(tmp_path / "db")
     yield store
-    store.env.close()
+    store.close()
 
 
 def _keys(items) -> list[tuple[tuple[str, ...], str]]:
@@ -284,7 +284,7 @@ def test_reopen_persists(tmp_path):
     store.put(("p", "q"), "k", {"v": 1})
     store.put(("p",), "k2", {"v": 2})
     before = store.get(("p", "q"), "k")
-    store.env.close()
+    store.close()
     again = _open(tmp_path / "db")
     try:
         item = again.get(("p", "q"), "k")
@@ -292,19 +292,18 @@ def test_reopen_persists(tmp_path):
         assert again.list_namespaces() == [("p",), ("p", "q")]
         assert len(again.search(("p",))) == 2
     finally:
-        again.env.close()
+        again.close()
 
 
 def test_shares_env_with_other_dbs(tmp_path):
-    env = lmdb.open(str(tmp_path / "db"), max_dbs=16)
-    other = env.open_db(b"threads")
-    with env.begin(write=True) as txn:
-        txn.put(b"a\x00\x00x", b"not a store record", db=other)
-    store = LmdbStore(env)
+    shared = Store(str(tmp_path / "db"))
+    other = shared.db("threads")
+    shared.write_blocking(lambda txn: txn.put(b"a\x00\x00x", b"not a store record", db=other))
+    store = LmdbStore(shared)
     store.put(("a",), "x", {"v": 1})
     assert _keys(store.search(())) == [(("a",), "x")]
-    assert b"store_items" in [k for k, _ in env.begin().cursor()]  # its own named db
-    env.close()
+    assert b"store_items" in [k for k, _ in shared.env.begin().cursor()]  # its own named db
+    shared.close()
 
 
 def test_map_grows(tmp_path):
@@ -313,26 +312,8 @@ def test_map_grows(tmp_path):
     for i in range(200):  # ~1.6 MB into a 256 KiB map
         store.put(("big",), str(i), {"blob": blob})
     assert len(store.search(("big",), limit=1000)) == 200
-    assert store.env.info()["map_size"] > 256 << 10
-    store.env.close()
-
-
-def test_read_retried_after_map_growth(kv, monkeypatch):
-    """Growing the map (the server's writer or the checkpointer, in another thread)
-    invalidates open read transactions; a read caught by it runs again."""
-    kv.put(("g",), "k", {"v": 1})
-    original = LmdbStore._search
-    grown = []
-
-    def search_during_growth(self, txn, op):
-        grown.append(True)
-        if len(grown) == 1:
-            self.env.set_mapsize(self.env.info()["map_size"] * 2)
-        return original(self, txn, op)
-
-    monkeypatch.setattr(LmdbStore, "_search", search_during_growth)
-    assert _keys(kv.search(("g",))) == [(("g",), "k")]
-    assert len(grown) == 2  # the first attempt failed, the second read again
+    assert store.store.env.info()["map_size"] > 256 << 10
+    store.close()
 
 
 def test_concurrent_threads(kv):
@@ -426,7 +407,7 @@ def test_matches_in_memory_store(tmp_path_factory, ops):
                 kwargs = dict(prefix=prefix, suffix=suffix, max_depth=max_depth, limit=limit, offset=offset)
                 assert kv.list_namespaces(**kwargs) == mem.list_namespaces(**kwargs)
     finally:
-        kv.env.close()
+        kv.close()
 
 
 # -- a graph using the store ------------------------------------------------------------------

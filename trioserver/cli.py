@@ -9,9 +9,9 @@ import sys
 
 import trio
 
-from .app import Settings
 from .runtime.graphs import GraphLoadError, default_config_path, load_config
 from .server import run_server
+from .services import Settings
 from .storage.env import DURABILITY
 from .storage.retention import RetentionPolicy
 
@@ -57,7 +57,24 @@ def main(argv: list[str] | None = None) -> int:
         "serving %s on http://%s:%d (data in %s)", ", ".join(graphs), args.host, args.port, args.data_dir
     )
     trio.run(lambda: run_server(graphs, settings, host=args.host, port=args.port))
+    _exit_past_lingering_threads()
     return 0
+
+
+def _exit_past_lingering_threads() -> None:
+    """Sync nodes of cancelled runs may still be running in worker threads, and Python
+    would wait for them at exit (a supervisor would then SIGKILL us). Everything is
+    committed and closed by now, so leave without waiting."""
+    import os
+    import threading
+
+    lingering = [t.name for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+    if lingering:
+        logging.getLogger(__name__).warning("exiting with %d worker thread(s) still running sync nodes of cancelled runs", len(lingering))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _cannot_listen(host: str, port: int) -> str | None:

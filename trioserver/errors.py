@@ -23,3 +23,7 @@ class Invalid(ServerError):
 
 class BadRequest(ServerError):
     status = 400
+
+
+class Unavailable(ServerError):
+    status = 503

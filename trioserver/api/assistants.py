@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-from quart import Quart, request
+from typing import Any
+
+from quart import Quart, Response, request
 
 from .. import ids
-from ..errors import Conflict, Invalid, NotFound
-from ..storage.records import Assistant
-from .common import assistant_json, body_object, field, json_response, limit_offset, paginated, require_uuid, services
+from ..errors import Invalid, NotFound
+from ..runtime.runconfig import state_config
+from ..services import Services
+from ..storage.records import Assistant, converter
+from .common import assistant_json, body_object, field, json_response, limit_offset, paginated, require_uuid
 
 
-def get_assistant_or_404(assistant_id: str) -> Assistant:
-    svc = services()
-    if assistant_id in svc.graphs:
-        assistant_id = ids.graph_assistant_id(assistant_id)
-    assistant_id = require_uuid(assistant_id, "assistant_id")
-    assistant = svc.tables.get_assistant(assistant_id)
-    if assistant is None:
-        raise NotFound(f"Assistant {assistant_id} not found")
-    return assistant
+def register(app: Quart, svc: Services) -> None:
+    async def built_graph(assistant: Assistant) -> Any:
+        """The assistant's graph, built on the graph loop with the assistant's config."""
+        config = state_config("", None, assistant)
+        return await svc.bridge.call(lambda: svc.graphs.build(assistant.graph_id, config), label=f"graph of assistant {assistant.assistant_id}")
 
-
-def register(app: Quart) -> None:
     @app.post("/assistants")
-    async def create_assistant():
-        svc = services()
+    async def create_assistant() -> Response:
         body = await body_object()
         graph_id = field(body, "graph_id", str, None)
         if graph_id is None:
@@ -34,11 +31,6 @@ def register(app: Quart) -> None:
         assistant_id = field(body, "assistant_id", str, None)
         assistant_id = require_uuid(assistant_id, "assistant_id") if assistant_id else ids.new_id()
         if_exists = field(body, "if_exists", str, "raise", choices=("raise", "do_nothing"))
-        existing = svc.tables.get_assistant(assistant_id)
-        if existing is not None:
-            if if_exists == "do_nothing":
-                return json_response(assistant_json(existing))
-            raise Conflict(f"Assistant {assistant_id} already exists")
         now = ids.now_iso()
         config = field(body, "config", dict, {})
         assistant = Assistant(
@@ -53,45 +45,47 @@ def register(app: Quart) -> None:
             metadata=field(body, "metadata", dict, {}),
             description=field(body, "description", str, None),
         )
-        await svc.store.write(svc.tables.put_assistant_op(assistant))
-        return json_response(assistant_json(assistant))
+        return json_response(assistant_json(await svc.assistants.create(assistant, if_exists=if_exists)))
 
     @app.get("/assistants/<assistant_id>")
-    async def get_assistant(assistant_id: str):
-        return json_response(assistant_json(get_assistant_or_404(assistant_id)))
+    async def get_assistant(assistant_id: str) -> Response:
+        return json_response(assistant_json(svc.assistants.get(assistant_id)))
 
     @app.patch("/assistants/<assistant_id>")
-    async def patch_assistant(assistant_id: str):
-        svc = services()
-        assistant = get_assistant_or_404(assistant_id)
+    async def patch_assistant(assistant_id: str) -> Response:
+        current = svc.assistants.get(assistant_id)
         body = await body_object(default={})
-        graph_id = field(body, "graph_id", str, assistant.graph_id)
-        if graph_id not in svc.graphs:
+        graph_id = field(body, "graph_id", str, None)
+        if graph_id is not None and graph_id not in svc.graphs:
             raise NotFound(f"Graph {graph_id} not found")
-        latest = max((v.version for v in svc.tables.assistant_versions(assistant.assistant_id)), default=assistant.version)
-        assistant.graph_id = graph_id
-        assistant.config = field(body, "config", dict, assistant.config)
-        assistant.context = field(body, "context", dict, assistant.context)
-        assistant.metadata = {**assistant.metadata, **field(body, "metadata", dict, {})}
-        assistant.name = field(body, "name", str, assistant.name)
-        assistant.description = field(body, "description", str, assistant.description)
-        assistant.version = latest + 1
-        assistant.updated_at = ids.now_iso()
-        await svc.store.write(svc.tables.put_assistant_op(assistant))
-        return json_response(assistant_json(assistant))
+        config = field(body, "config", dict, None)
+        context = field(body, "context", dict, None)
+        metadata = field(body, "metadata", dict, {})
+        name = field(body, "name", str, None)
+        description = field(body, "description", str, None)
+
+        def change(assistant: Assistant) -> None:
+            if graph_id is not None:
+                assistant.graph_id = graph_id
+            if config is not None:
+                assistant.config = config
+            if context is not None:
+                assistant.context = context
+            assistant.metadata = {**assistant.metadata, **metadata}
+            if name is not None:
+                assistant.name = name
+            if description is not None:
+                assistant.description = description
+
+        return json_response(assistant_json(await svc.assistants.patch(current.assistant_id, change)))
 
     @app.delete("/assistants/<assistant_id>")
-    async def delete_assistant(assistant_id: str):
-        svc = services()
-        assistant = get_assistant_or_404(assistant_id)
-        await svc.store.write(svc.tables.delete_assistant_op(assistant.assistant_id))
-        await svc.store.write(svc.crons.delete_matching_op(assistant_id=assistant.assistant_id))  # as the reference
-        svc.crons.notify()
-        return json_response(None, status=204)
+    async def delete_assistant(assistant_id: str) -> Response:
+        await svc.assistants.delete(svc.assistants.get(assistant_id).assistant_id)
+        return Response(b"", status=204)
 
     @app.post("/assistants/search")
-    async def search_assistants():
-        svc = services()
+    async def search_assistants() -> Response:
         body = await body_object(default={})
         graph_id = field(body, "graph_id", str, None)
         metadata = field(body, "metadata", dict, None)
@@ -110,77 +104,55 @@ def register(app: Quart) -> None:
         return paginated(found, limit, offset, assistant_json)
 
     @app.post("/assistants/count")
-    async def count_assistants():
-        svc = services()
+    async def count_assistants() -> Response:
         body = await body_object(default={})
         graph_id = field(body, "graph_id", str, None)
         found = [a for a in svc.tables.all_assistants() if not graph_id or a.graph_id == graph_id]
         return json_response(len(found))
 
     @app.post("/assistants/<assistant_id>/versions")
-    async def assistant_versions(assistant_id: str):
-        svc = services()
-        assistant = get_assistant_or_404(assistant_id)
+    async def assistant_versions(assistant_id: str) -> Response:
+        assistant = svc.assistants.get(assistant_id)
         body = await body_object(default={})
         limit = field(body, "limit", int, 10)
         offset = field(body, "offset", int, 0)
-        versions = sorted(svc.tables.assistant_versions(assistant.assistant_id), key=lambda v: v.version, reverse=True)
-        from ..storage.records import converter
-
+        versions = svc.assistants.versions(assistant.assistant_id)
         return json_response([converter.unstructure(v) for v in versions[offset : offset + limit]])
 
     @app.post("/assistants/<assistant_id>/latest")
-    async def set_latest_version(assistant_id: str):
-        svc = services()
-        assistant = get_assistant_or_404(assistant_id)
+    async def set_latest_version(assistant_id: str) -> Response:
+        assistant = svc.assistants.get(assistant_id)
         body = await body_object()
         version = field(body, "version", int, None)
-        chosen = next((v for v in svc.tables.assistant_versions(assistant.assistant_id) if v.version == version), None)
-        if chosen is None:
-            raise NotFound(f"Assistant {assistant.assistant_id} has no version {version}")
-        assistant.version = chosen.version
-        assistant.config, assistant.context, assistant.metadata = chosen.config, chosen.context, chosen.metadata
-        assistant.name, assistant.graph_id, assistant.description = chosen.name, chosen.graph_id, chosen.description
-        assistant.updated_at = ids.now_iso()
-        await svc.store.write(svc.tables.put_assistant_op(assistant, new_version=False))
-        return json_response(assistant_json(assistant))
+        return json_response(assistant_json(await svc.assistants.set_latest(assistant.assistant_id, version)))
 
     @app.get("/assistants/<assistant_id>/graph")
-    async def assistant_graph(assistant_id: str):
-        svc = services()
-        assistant = get_assistant_or_404(assistant_id)
-        spec = svc.graphs[assistant.graph_id]
-        graph = await spec.build({"configurable": {}})
+    async def assistant_graph(assistant_id: str) -> Response:
+        graph = await built_graph(svc.assistants.get(assistant_id))
         xray_arg = (request.args.get("xray") or "false").lower()
         xray: bool | int = int(xray_arg) if xray_arg.isdigit() else xray_arg in ("true", "1", "yes")
-        drawable = graph.get_graph(xray=xray)
-        return json_response(drawable.to_json())
+        return json_response(graph.get_graph(xray=xray).to_json())
 
     @app.get("/assistants/<assistant_id>/subgraphs")
     @app.get("/assistants/<assistant_id>/subgraphs/<path:namespace>")
-    async def assistant_subgraphs(assistant_id: str, namespace: str | None = None):
-        svc = services()
-        assistant = get_assistant_or_404(assistant_id)
-        graph = await svc.graphs[assistant.graph_id].build({"configurable": {}})
+    async def assistant_subgraphs(assistant_id: str, namespace: str | None = None) -> Response:
+        assistant = svc.assistants.get(assistant_id)
+        graph = await built_graph(assistant)
         recurse = (request.args.get("recurse") or "").lower() in ("1", "true", "yes")
-        found = {}
-        for ns, subgraph in graph.get_subgraphs(namespace=namespace, recurse=recurse):
-            found[ns] = _schemas(assistant.graph_id, subgraph)
+        found = {ns: _schemas(assistant.graph_id, subgraph) for ns, subgraph in graph.get_subgraphs(namespace=namespace, recurse=recurse)}
         return json_response(found)
 
     @app.get("/assistants/<assistant_id>/schemas")
-    async def assistant_schemas(assistant_id: str):
-        svc = services()
-        assistant = get_assistant_or_404(assistant_id)
-        graph = await svc.graphs[assistant.graph_id].build({"configurable": {}})
-        return json_response(_schemas(assistant.graph_id, graph))
+    async def assistant_schemas(assistant_id: str) -> Response:
+        assistant = svc.assistants.get(assistant_id)
+        return json_response(_schemas(assistant.graph_id, await built_graph(assistant)))
 
 
-def _schemas(graph_id: str, graph) -> dict:
+def _schemas(graph_id: str, graph: Any) -> dict[str, Any]:
     """A graph's JSON schemas; None for one that cannot be rendered (pydantic cannot, for
     example, render a `typing.TypedDict` on Python 3.11)."""
 
-    def schema(fn):
+    def schema(fn: Any) -> Any:
         try:
             return fn()
         except Exception:  # noqa: BLE001

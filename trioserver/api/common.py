@@ -1,42 +1,20 @@
-"""What every handler shares: the services, JSON in and out, validation, SSE responses."""
+"""What every handler shares: JSON in and out, validation, resource rendering, SSE responses."""
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, AsyncIterator, Callable
 
 import attrs
 import orjson
-import trio
-from quart import Response, current_app, request
+from quart import Response, request
 
 from .. import ids, jsonenc
 from ..errors import Invalid, NotFound
 from ..storage.records import Assistant, Run, Thread, converter
+from ..storage.tables import Tables
+from ..validate import field, require_uuid, show
 
-
-@attrs.define
-class Services:
-    """Everything handlers call into, opened for the app's lifetime (see app.py)."""
-
-    store: Any
-    tables: Any
-    log: Any
-    executor: Any
-    states: Any
-    graphs: dict[str, Any]
-    shutdown: trio.Event
-    kvstore: Any = None
-    crons: Any = None
-    heartbeat: float = 5.0
-
-    def begin_shutdown(self) -> None:
-        """Every stream ends now, cleanly (STACK.md 6): set the event and wake every tail."""
-        self.shutdown.set()
-        self.log.wake_all()
-
-
-def services() -> Services:
-    return current_app.config["TRIOSERVER"]
+__all__ = ["field", "require_uuid", "show"]
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -67,34 +45,6 @@ async def body_object(*, default: Any = attrs.NOTHING) -> dict[str, Any]:
     return body
 
 
-_ID_NAMES = {"thread_id": "thread ID", "run_id": "run ID", "assistant_id": "assistant ID", "checkpoint_id": "checkpoint ID"}
-
-
-def require_uuid(value: str, what: str) -> str:
-    """`value` as a canonical UUID string, or a 422 naming what it should have been."""
-    parsed = ids.parse_uuid(value)
-    if parsed is None:
-        raise Invalid(f"Invalid {_ID_NAMES.get(what, what)}: must be a UUID")
-    return str(parsed)
-
-
-def field(body: dict[str, Any], name: str, types: type | tuple[type, ...], default: Any = None, *, choices: Iterable[Any] | None = None) -> Any:
-    """`body[name]`, checked against `types` (and `choices`); `default` when absent or null."""
-    value = body.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, types) or (isinstance(value, bool) and bool not in _tuple(types)):
-        raise Invalid(f'{_show(value)} is not of type "{_type_names(types)}"\n\nOn instance["{name}"]')
-    if choices is not None and value not in choices:
-        options = ", ".join(f'"{c}"' for c in choices)
-        raise Invalid(f'{_show(value)} is not one of {options}\n\nOn instance["{name}"]')
-    return value
-
-
-def _show(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
-
-
 def limit_offset(body: dict[str, Any], default_limit: int = 10) -> tuple[int, int]:
     """`limit` (1 to 1000, as the reference) and `offset` (0 or more) of a search body."""
     limit = field(body, "limit", int, default_limit)
@@ -106,15 +56,6 @@ def limit_offset(body: dict[str, Any], default_limit: int = 10) -> tuple[int, in
     if offset < 0:
         raise Invalid(f'{offset} is less than the minimum of 0\n\nOn instance["offset"]')
     return limit, offset
-
-
-def _tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
-    return types if isinstance(types, tuple) else (types,)
-
-
-def _type_names(types: type | tuple[type, ...]) -> str:
-    names = {dict: "object", list: "array", str: "string", int: "integer", float: "number", bool: "boolean"}
-    return " or ".join(names.get(t, t.__name__) for t in _tuple(types))
 
 
 def query_bool(name: str, default: bool = False) -> bool:
@@ -143,7 +84,7 @@ def query_list(*names: str) -> list[str]:
     return out
 
 
-def paginated(items: list[Any], limit: int, offset: int, render, select: list[str] | None = None) -> Response:
+def paginated(items: list[Any], limit: int, offset: int, render: Callable[[Any], dict[str, Any]], select: list[str] | None = None) -> Response:
     """A page of `items` with the reference's pagination headers: `X-Pagination-Total` is
     offset + page size + 1 when more exist (so clients know to ask again), and
     `X-Pagination-Next` the next offset, only when more exist. With `select`, each
@@ -178,18 +119,18 @@ def assistant_json(assistant: Assistant) -> dict[str, Any]:
     return converter.unstructure(assistant)
 
 
-def get_thread_or_404(thread_id: str) -> Thread:
+def get_thread_or_404(tables: Tables, thread_id: str) -> Thread:
     thread_id = require_uuid(thread_id, "thread_id")
-    thread = services().tables.get_thread(thread_id)
+    thread = tables.get_thread(thread_id)
     if thread is None or thread.temporary:
         raise NotFound(f"Thread with ID {thread_id} not found")
     return thread
 
 
-def get_run_or_404(thread_id: str, run_id: str) -> Run:
+def get_run_or_404(tables: Tables, thread_id: str, run_id: str) -> Run:
     thread_id = require_uuid(thread_id, "thread_id")
     run_id = require_uuid(run_id, "run_id")
-    run = services().tables.get_run(run_id)
+    run = tables.get_run(run_id)
     if run is None or run.thread_id != thread_id:
         raise NotFound("Run not found")
     return run

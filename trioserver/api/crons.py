@@ -5,7 +5,7 @@ The scheduler that fires them is `runtime.crons.run_scheduler`."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Callable
 
 from quart import Quart, Response
 
@@ -18,8 +18,9 @@ from ..runtime.crons import (
     validate_schedule,
     validate_timezone,
 )
-from .common import body_object, field, json_response, limit_offset, paginated, services
-from .runs import MULTITASK, parse_stream_mode
+from ..runtime.runs import MULTITASK, check_node_list, parse_stream_mode
+from ..services import Services
+from .common import body_object, field, json_response, limit_offset, paginated
 
 SORT_FIELDS = ("cron_id", "assistant_id", "thread_id", "next_run_date", "end_time", "created_at", "updated_at")
 SELECT_FIELDS = (
@@ -78,30 +79,11 @@ def _check_payload(body: dict[str, Any]) -> None:
     field(body, "multitask_strategy", str, choices=MULTITASK)
     if body.get("stream_mode") is not None:
         parse_stream_mode(body["stream_mode"])
-    for name in ("interrupt_before", "interrupt_after"):
-        value = body.get(name)
-        if value is not None and value != "*" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            raise Invalid(f"{name}: expected '*' or a list of node names")
+    check_node_list(body, "interrupt_before")
+    check_node_list(body, "interrupt_after")
 
 
-def _resolve_assistant(assistant_id: Any) -> str:
-    """The assistant's UUID, for a graph id or an existing assistant's UUID (404 otherwise)."""
-    svc = services()
-    if assistant_id is None:
-        raise Invalid("'assistant_id' is a required property")
-    if not isinstance(assistant_id, str):
-        field({"assistant_id": assistant_id}, "assistant_id", str)
-    if assistant_id in svc.graphs:
-        return ids.graph_assistant_id(assistant_id)
-    parsed = ids.parse_uuid(assistant_id)
-    assistant = svc.tables.get_assistant(str(parsed)) if parsed is not None else None
-    if assistant is None:
-        raise NotFound(f"Assistant '{assistant_id}' not found")
-    return assistant.assistant_id
-
-
-async def _create(thread_id: str | None, body: dict[str, Any]) -> Response:
-    svc = services()
+async def _create(svc: Services, thread_id: str | None, body: dict[str, Any]) -> Response:
     schedule = body.get("schedule")
     if schedule is None:
         raise Invalid("'schedule' is a required property")
@@ -113,7 +95,7 @@ async def _create(thread_id: str | None, body: dict[str, Any]) -> Response:
     end_time = _end_time(body)
     timezone = validate_timezone(body.get("timezone"))
     validate_schedule(schedule)
-    assistant_id = _resolve_assistant(body.get("assistant_id"))
+    assistant_id = _resolve_assistant(svc, body.get("assistant_id"))
     if thread_id is not None:
         thread = svc.tables.get_thread(thread_id)
         if thread is None or thread.temporary:
@@ -162,11 +144,11 @@ def _filters(body: dict[str, Any]) -> tuple[str | None, str | None, dict[str, An
     return assistant_id or None, thread_id or None, metadata
 
 
-def _matching(body: dict[str, Any], enabled: bool | None = None) -> list[Cron]:
+def _matching(svc: Services, body: dict[str, Any], enabled: bool | None = None) -> list[Cron]:
     assistant_id, thread_id, metadata = _filters(body)
     return [
         c
-        for c in services().crons.all()
+        for c in svc.crons.all()
         if (assistant_id is None or c.assistant_id == assistant_id)
         and (thread_id is None or c.thread_id == thread_id)
         and (enabled is None or c.enabled == enabled)
@@ -177,24 +159,35 @@ def _matching(body: dict[str, Any], enabled: bool | None = None) -> list[Cron]:
 _EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
-def _sort_key(sort_by: str):
+def _resolve_assistant(svc: Services, assistant_id: Any) -> str:
+    """The assistant's UUID, for a graph id or an existing assistant's UUID (404 otherwise)."""
+    if assistant_id is None:
+        raise Invalid("'assistant_id' is a required property")
+    field({"assistant_id": assistant_id}, "assistant_id", str)
+    assistant = svc.assistants.find(assistant_id)
+    if assistant is None:
+        raise NotFound(f"Assistant '{assistant_id}' not found")
+    return assistant.assistant_id
+
+
+def _sort_key(sort_by: str) -> Callable[[Cron], Any]:
     if sort_by in ("cron_id", "assistant_id", "thread_id"):
         return lambda c: str(getattr(c, sort_by)).lower()
     return lambda c: parse_time(getattr(c, sort_by)) if getattr(c, sort_by) else _EPOCH
 
 
-def register(app: Quart) -> None:
+def register(app: Quart, svc: Services) -> None:
     @app.post("/runs/crons")
-    async def create_cron():
-        return await _create(None, await body_object())
+    async def create_cron() -> Response:
+        return await _create(svc, None, await body_object())
 
     @app.post("/threads/<thread_id>/runs/crons")
-    async def create_thread_cron(thread_id: str):
+    async def create_thread_cron(thread_id: str) -> Response:
         thread_id = _uuid(thread_id, "Invalid thread ID: must be a UUID")
-        return await _create(thread_id, await body_object())
+        return await _create(svc, thread_id, await body_object())
 
     @app.post("/runs/crons/search")
-    async def search_crons():
+    async def search_crons() -> Response:
         body = await body_object(default={})
         select = field(body, "select", list)
         if select:
@@ -207,24 +200,24 @@ def register(app: Quart) -> None:
         if sort_by.lower() not in SORT_FIELDS:
             raise Invalid(f"Invalid sort_by field: '{sort_by}'. Valid options are: {', '.join(SORT_FIELDS)}")
         sort_order = field(body, "sort_order", str, "desc", choices=("asc", "desc"))
-        crons = _matching(body, enabled)
+        crons = _matching(svc, body, enabled)
         crons.sort(key=_sort_key(sort_by.lower()), reverse=sort_order != "asc")
         return paginated(crons, limit, offset, cron_json, select=select)
 
     @app.post("/runs/crons/count")
-    async def count_crons():
+    async def count_crons() -> Response:
         body = await body_object(default={})
-        return json_response(len(_matching(body)))
+        return json_response(len(_matching(svc, body)))
 
     @app.get("/runs/crons/<cron_id>")
-    async def get_cron(cron_id: str):
-        cron = services().crons.get(_cron_id(cron_id))
+    async def get_cron(cron_id: str) -> Response:
+        cron = svc.crons.get(_cron_id(cron_id))
         if cron is None:
             raise NotFound("Not Found")
         return json_response(cron_json(cron))
 
     @app.patch("/runs/crons/<cron_id>")
-    async def patch_cron(cron_id: str):
+    async def patch_cron(cron_id: str) -> Response:
         cron_id = _cron_id(cron_id)
         body = await body_object(default={})
         if not body:
@@ -267,13 +260,13 @@ def register(app: Quart) -> None:
             cron.payload = merged
             cron.updated_at = now.isoformat()
 
-        cron = await services().crons.update(cron_id, change)
+        cron = await svc.crons.update(cron_id, change)
         if cron is None:
             raise NotFound(f"Cron '{cron_id}' not found")
         return json_response(cron_json(cron))
 
     @app.delete("/runs/crons/<cron_id>")
-    async def delete_cron(cron_id: str):
-        if not await services().crons.delete(_cron_id(cron_id)):
+    async def delete_cron(cron_id: str) -> Response:
+        if not await svc.crons.delete(_cron_id(cron_id)):
             raise NotFound("Not Found")
         return Response(b"", status=204)

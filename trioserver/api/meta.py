@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import langgraph.version
-from quart import Quart
+from quart import Quart, Response
 
 from .. import __version__
+from ..services import Services
 from .common import json_response
 
 
-def register(app: Quart) -> None:
+def register(app: Quart, svc: Services) -> None:
     @app.get("/ok")
-    async def ok():
+    async def ok() -> Response:
         return json_response({"ok": True, "services": {}})
 
     @app.get("/info")
-    async def info():
+    async def info() -> Response:
         return json_response(
             {
                 "version": __version__,

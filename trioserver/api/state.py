@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Quart, request
+from quart import Quart, Response, request
 
 from ..errors import Conflict, Invalid
-from .common import body_object, field, get_thread_or_404, json_response, query_bool, query_int, require_uuid, services, thread_json
+from ..services import Services
+from .common import body_object, field, get_thread_or_404, json_response, query_bool, query_int, require_uuid, thread_json
 
 
 def _checkpoint(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -19,48 +20,48 @@ def _checkpoint(body: dict[str, Any]) -> dict[str, Any] | None:
     return checkpoint
 
 
-def register(app: Quart) -> None:
+def register(app: Quart, svc: Services) -> None:
     @app.get("/threads/<thread_id>/state")
-    async def get_state(thread_id: str):
-        thread = get_thread_or_404(thread_id)
-        return json_response(await services().states.get(thread, subgraphs=query_bool("subgraphs")))
+    async def get_state(thread_id: str) -> Response:
+        thread = get_thread_or_404(svc.tables, thread_id)
+        return json_response(await svc.threads.state(thread, subgraphs=query_bool("subgraphs")))
 
     @app.get("/threads/<thread_id>/state/<checkpoint_id>")
-    async def get_state_at(thread_id: str, checkpoint_id: str):
-        thread = get_thread_or_404(thread_id)
+    async def get_state_at(thread_id: str, checkpoint_id: str) -> Response:
+        thread = get_thread_or_404(svc.tables, thread_id)
         checkpoint = {"checkpoint_id": require_uuid(checkpoint_id, "checkpoint_id")}
-        return json_response(await services().states.get(thread, checkpoint, subgraphs=query_bool("subgraphs")))
+        return json_response(await svc.threads.state(thread, checkpoint, subgraphs=query_bool("subgraphs")))
 
     @app.post("/threads/<thread_id>/state/checkpoint")
-    async def get_state_at_checkpoint(thread_id: str):
-        thread = get_thread_or_404(thread_id)
+    async def get_state_at_checkpoint(thread_id: str) -> Response:
+        thread = get_thread_or_404(svc.tables, thread_id)
         body = await body_object()
         checkpoint = _checkpoint(body)
         subgraphs = bool(field(body, "subgraphs", bool, False))
-        return json_response(await services().states.get(thread, checkpoint, subgraphs=subgraphs))
+        return json_response(await svc.threads.state(thread, checkpoint, subgraphs=subgraphs))
 
     @app.post("/threads/<thread_id>/state")
-    async def update_state(thread_id: str):
-        thread = get_thread_or_404(thread_id)
+    async def update_state(thread_id: str) -> Response:
+        thread = get_thread_or_404(svc.tables, thread_id)
         body = await body_object()
         values = body.get("values")
         if values is not None and not isinstance(values, (dict, list)):
             raise Invalid('"values" must be an object, an array or null')
         as_node = field(body, "as_node", str, None)
-        result = await services().states.update(thread, values, as_node=as_node, checkpoint=_checkpoint(body))
+        result = await svc.threads.update_state(thread, values, as_node=as_node, checkpoint=_checkpoint(body))
         return json_response(result)
 
     @app.get("/threads/<thread_id>/history")
-    async def history_get(thread_id: str):
-        thread = get_thread_or_404(thread_id)
+    async def history_get(thread_id: str) -> Response:
+        thread = get_thread_or_404(svc.tables, thread_id)
         limit = query_int("limit", 1)
         before = request.args.get("before")
         before_ref = {"checkpoint_id": before} if before else None
-        return json_response(await services().states.history(thread, limit=limit, before=before_ref, metadata=None))
+        return json_response(await svc.threads.history(thread, limit=limit, before=before_ref, metadata=None))
 
     @app.post("/threads/<thread_id>/history")
-    async def history_post(thread_id: str):
-        thread = get_thread_or_404(thread_id)
+    async def history_post(thread_id: str) -> Response:
+        thread = get_thread_or_404(svc.tables, thread_id)
         body = await body_object(default={})
         limit = field(body, "limit", int, 1)
         if not 1 <= limit <= 1000:
@@ -70,13 +71,12 @@ def register(app: Quart) -> None:
             before = before["configurable"]
         metadata = field(body, "metadata", dict, None)
         checkpoint = field(body, "checkpoint", dict, None)
-        states = await services().states.history(thread, limit=limit, before=before, metadata=metadata, checkpoint=checkpoint)
+        states = await svc.threads.history(thread, limit=limit, before=before, metadata=metadata, checkpoint=checkpoint)
         return json_response(states)
 
     @app.post("/threads/<thread_id>/copy")
-    async def copy_thread(thread_id: str):
-        svc = services()
+    async def copy_thread(thread_id: str) -> Response:
         thread = svc.tables.get_thread(require_uuid(thread_id, "thread_id"))
         if thread is None or thread.temporary:
             raise Conflict("Conflict")
-        return json_response(thread_json(await svc.states.copy(thread)))
+        return json_response(thread_json(await svc.threads.copy(thread)))

@@ -19,7 +19,11 @@ from langgraph.store.base import GetOp, ListNamespacesOp, MatchCondition, Op, Pu
 from quart import Quart, Response, request
 
 from ..errors import BadRequest, Invalid
-from .common import _show, _type_names, body_object, field, json_response, services
+from ..services import Services
+from ..storage.kvstore import LmdbStore
+from ..validate import show as _show
+from ..validate import type_names as _type_names
+from .common import body_object, field, json_response
 
 __all__ = ["register"]
 
@@ -53,8 +57,7 @@ def _check_labels(namespace: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(namespace)
 
 
-async def _run(op: Op) -> Any:
-    kvstore = services().kvstore
+async def _run(kvstore: LmdbStore, op: Op) -> Any:
     try:
         return (await trio.to_thread.run_sync(kvstore.batch, [op]))[0]
     except ValueError as exc:  # InvalidNamespaceError, unsupported filter operator
@@ -68,9 +71,9 @@ def _int(body: dict[str, Any], name: str, default: int) -> int:
     return value
 
 
-def register(app: Quart) -> None:
+def register(app: Quart, svc: Services) -> None:
     @app.put("/store/items")
-    async def put_item():
+    async def put_item() -> Response:
         body = await body_object()
         _required(body, "namespace", list)
         labels = _labels(body, "namespace")
@@ -83,28 +86,28 @@ def register(app: Quart) -> None:
         namespace = _check_labels(labels)
         if namespace and namespace[0] == "langgraph":  # as BaseStore.put, which the reference calls
             raise BadRequest(f'Root label for namespace cannot be "langgraph". Got: {namespace}')
-        await _run(PutOp(namespace, key, value, index=index, ttl=ttl))
+        await _run(svc.kvstore, PutOp(namespace, key, value, index=index, ttl=ttl))
         return Response(b"", status=204)
 
     @app.get("/store/items")
-    async def get_item():
+    async def get_item() -> Response:
         namespace = _check_labels(request.args.get("namespace", "").split("."))
         key = request.args.get("key")
         if not key:
             raise BadRequest("Key is required")
-        item = await _run(GetOp(namespace, key))
+        item = await _run(svc.kvstore, GetOp(namespace, key))
         return json_response(None if item is None else item.dict())
 
     @app.delete("/store/items")
-    async def delete_item():
+    async def delete_item() -> Response:
         body = await body_object()
         key = _required(body, "key", str)
         namespace = _check_labels(_labels(body, "namespace") or [])
-        await _run(PutOp(namespace, key, None))
+        await _run(svc.kvstore, PutOp(namespace, key, None))
         return Response(b"", status=204)
 
     @app.post("/store/items/search")
-    async def search_items():
+    async def search_items() -> Response:
         body = await body_object(default={})
         namespace_prefix = _check_labels(_labels(body, "namespace_prefix") or [])
         filter = field(body, "filter", dict, None)
@@ -112,11 +115,11 @@ def register(app: Quart) -> None:
         offset = _int(body, "offset", 0)
         query = field(body, "query", str, None)
         field(body, "refresh_ttl", bool, None)  # validated; items do not expire here
-        items = await _run(SearchOp(namespace_prefix, filter or None, limit, offset, query))
+        items = await _run(svc.kvstore, SearchOp(namespace_prefix, filter or None, limit, offset, query))
         return json_response({"items": [item.dict() for item in items]})
 
     @app.post("/store/namespaces")
-    async def list_namespaces():
+    async def list_namespaces() -> Response:
         body = await body_object(default={})
         prefix = _labels(body, "prefix")
         suffix = _labels(body, "suffix")
@@ -130,5 +133,5 @@ def register(app: Quart) -> None:
             raise Invalid(f'{max_depth} is less than the minimum of 0\n\nOn instance["max_depth"]')
         limit = _int(body, "limit", 100)
         offset = _int(body, "offset", 0)
-        namespaces = await _run(ListNamespacesOp(tuple(conditions), max_depth, limit, offset))
+        namespaces = await _run(svc.kvstore, ListNamespacesOp(tuple(conditions), max_depth, limit, offset))
         return json_response({"namespaces": [list(ns) for ns in namespaces]})

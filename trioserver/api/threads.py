@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Quart
+from quart import Quart, Response
 
 from .. import ids
 from ..errors import Conflict, Invalid
+from ..services import Services
 from ..storage.records import Thread
-from ..streaming.selectors import THREAD_STREAM_MODES, thread_selector
-from ..streaming.sse import sse_from_log
+from ..streaming.selectors import THREAD_STREAM_MODES
 from .common import (
     body_object,
     field,
@@ -21,7 +21,6 @@ from .common import (
     paginated,
     query_list,
     require_uuid,
-    services,
     sse_response,
     thread_json,
 )
@@ -44,13 +43,13 @@ def _matches(value: Any, wanted: dict[str, Any]) -> bool:
     return True
 
 
-def _filtered_threads(body: dict[str, Any]) -> list[Thread]:
+def _filtered_threads(svc: Services, body: dict[str, Any]) -> list[Thread]:
     """The threads a search or count body asks for (`ids`, `metadata`, `values`, `status`)."""
     metadata = field(body, "metadata", dict, None)
     values = field(body, "values", dict, None)
     status = field(body, "status", str, None, choices=("idle", "busy", "interrupted", "error"))
     wanted_ids = field(body, "ids", list, None)
-    threads = [t for t in services().tables.all_threads() if not t.temporary]
+    threads = [t for t in svc.tables.all_threads() if not t.temporary]
     if wanted_ids is not None:
         wanted = {str(ids.parse_uuid(i)) for i in wanted_ids}
         threads = [t for t in threads if t.thread_id in wanted]
@@ -63,17 +62,9 @@ def _filtered_threads(body: dict[str, Any]) -> list[Thread]:
     return threads
 
 
-async def _delete_thread(svc, thread_id: str) -> None:
-    """The thread, its runs, log and checkpoints, and its crons (as the reference)."""
-    await svc.executor.delete_thread(thread_id)
-    await svc.store.write(svc.crons.delete_matching_op(thread_id=thread_id))
-    svc.crons.notify()
-
-
-def register(app: Quart) -> None:
+def register(app: Quart, svc: Services) -> None:
     @app.post("/threads")
-    async def create_thread():
-        svc = services()
+    async def create_thread() -> Response:
         body = await body_object(default={})
         metadata = field(body, "metadata", dict, {})
         if_exists = field(body, "if_exists", str, "raise", choices=("raise", "do_nothing"))
@@ -90,13 +81,12 @@ def register(app: Quart) -> None:
         return json_response(thread_json(thread))
 
     @app.get("/threads/<thread_id>")
-    async def get_thread(thread_id: str):
-        return json_response(thread_json(get_thread_or_404(thread_id)))
+    async def get_thread(thread_id: str) -> Response:
+        return json_response(thread_json(get_thread_or_404(svc.tables, thread_id)))
 
     @app.patch("/threads/<thread_id>")
-    async def patch_thread(thread_id: str):
-        svc = services()
-        thread = get_thread_or_404(thread_id)
+    async def patch_thread(thread_id: str) -> Response:
+        thread = get_thread_or_404(svc.tables, thread_id)
         body = await body_object(default={})
         metadata = field(body, "metadata", dict, {})
 
@@ -108,16 +98,15 @@ def register(app: Quart) -> None:
         return json_response(thread_json(updated))
 
     @app.delete("/threads/<thread_id>")
-    async def delete_thread(thread_id: str):
-        svc = services()
-        thread = get_thread_or_404(thread_id)
-        await _delete_thread(svc, thread.thread_id)
-        return json_response(None, status=204)
+    async def delete_thread(thread_id: str) -> Response:
+        thread = get_thread_or_404(svc.tables, thread_id)
+        await svc.threads.delete(thread.thread_id)
+        return Response(b"", status=204)
 
     @app.post("/threads/search")
-    async def search_threads():
+    async def search_threads() -> Response:
         body = await body_object(default={})
-        threads = _filtered_threads(body)
+        threads = _filtered_threads(svc, body)
         limit, offset = limit_offset(body)
         sort_by = field(body, "sort_by", str, "created_at", choices=SORT_KEYS)
         sort_order = field(body, "sort_order", str, "desc", choices=("asc", "desc"))
@@ -126,12 +115,11 @@ def register(app: Quart) -> None:
         return paginated(threads, limit, offset, thread_json, select=field(body, "select", list, None))
 
     @app.post("/threads/count")
-    async def count_threads():
-        return json_response(len(_filtered_threads(await body_object(default={}))))
+    async def count_threads() -> Response:
+        return json_response(len(_filtered_threads(svc, await body_object(default={}))))
 
     @app.post("/threads/prune")
-    async def prune_threads():
-        svc = services()
+    async def prune_threads() -> Response:
         body = await body_object()
         thread_ids = field(body, "thread_ids", list, None)
         if thread_ids is None:
@@ -144,16 +132,15 @@ def register(app: Quart) -> None:
             if thread is None or thread.temporary:
                 continue
             if strategy == "delete":
-                await _delete_thread(svc, thread_id)
+                await svc.threads.delete(thread_id)
             else:
-                await svc.states.prune_history(thread_id)
+                await svc.threads.prune_history(thread_id)
             pruned += 1
         return json_response({"pruned_count": pruned})
 
     @app.get("/threads/<thread_id>/stream")
-    async def stream_thread(thread_id: str):
-        svc = services()
-        thread = get_thread_or_404(thread_id)
+    async def stream_thread(thread_id: str) -> Response:
+        thread = get_thread_or_404(svc.tables, thread_id)
         modes = query_list("stream_mode", "stream_modes") or ["run_modes"]
         for mode in modes:
             if mode not in THREAD_STREAM_MODES:
@@ -161,5 +148,4 @@ def register(app: Quart) -> None:
         after = last_event_id()
         if after is None:
             after = svc.log.last_id(thread.thread_id)  # live from now, as the reference
-        body = sse_from_log(svc.log, thread.thread_id, after, thread_selector(modes), shutdown=svc.shutdown, heartbeat=svc.heartbeat)
-        return sse_response(body)
+        return sse_response(svc.classic.thread_events(thread.thread_id, after, modes))

@@ -124,7 +124,7 @@ class Crons:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.db = store.env.open_db(b"crons")
+        self.db = store.db("crons")
         self._changed = trio.Event()
 
     def watch(self) -> trio.Event:

@@ -92,13 +92,23 @@ def _apply_env(env: Any, base: Path) -> None:
                     os.environ.setdefault(key.strip(), value.strip().strip("'\""))
 
 
+def module_name(path: str) -> str:
+    """The module name a graph file is imported under. It must be the same in every
+    process and after every restart: pickled and msgpack'd state (dataclasses, pydantic
+    models) names the module its types come from, and a restarted server must find them
+    there again. Derived from the path as written in langgraph.json, as the reference
+    derives it, so state written by either server names the same module. (Dots left
+    over, from a `../` path, would read as packages: they become underscores.)"""
+    return path.replace("/", "__").replace(".py", "").replace(" ", "_").lstrip(".").replace(".", "_")
+
+
 def _import_target(spec: str, base: Path) -> Any:
     module_ref, sep, attr = spec.rpartition(":")
     if not sep:
         raise GraphLoadError(f"graph spec {spec!r} must look like ./file.py:attr")
     if module_ref.endswith(".py") or "/" in module_ref:
         file = (base / module_ref).resolve()
-        name = "trioserver_graph_" + file.stem + "_" + str(abs(hash(str(file))))
+        name = module_name(module_ref)
         module = sys.modules.get(name)
         if module is None:
             loader_spec = importlib.util.spec_from_file_location(name, file)
@@ -122,3 +132,42 @@ def _import_target(spec: str, base: Path) -> Any:
     if not isinstance(target, Pregel) and hasattr(target, "compile"):
         target = target.compile()  # an uncompiled StateGraph
     return target
+
+
+class Graphs:
+    """The served graphs, ready to run: each with the server's checkpointer and store
+    attached. Build them only on the graph loop (through the bridge): a factory may be
+    async, and may create asyncio objects that must belong to that loop."""
+
+    def __init__(self, specs: dict[str, GraphSpec], *, checkpointer: Any, kvstore: Any) -> None:
+        self.specs = specs
+        self.checkpointer = checkpointer
+        self.kvstore = kvstore
+        self._compiled: dict[tuple[str, bool], Pregel] = {}
+
+    def __contains__(self, graph_id: object) -> bool:
+        return graph_id in self.specs
+
+    def __iter__(self) -> Any:
+        return iter(self.specs)
+
+    async def build(self, graph_id: str, config: dict[str, Any], *, stateless: bool = False) -> Pregel:
+        """The graph for one run or one state operation; stateless runs get no
+        checkpointer, as the reference runs them. A factory is built anew each time,
+        with `config` (the assistant's config for state operations)."""
+        spec = self.specs[graph_id]
+        if spec.is_factory:
+            return self._attach(spec, await spec.build(config), stateless)
+        key = (graph_id, stateless)
+        graph = self._compiled.get(key)
+        if graph is None:
+            graph = self._compiled[key] = self._attach(spec, spec.target, stateless)
+        return graph
+
+    def _attach(self, spec: GraphSpec, graph: Pregel, stateless: bool) -> Pregel:
+        update: dict[str, Any] = {"checkpointer": None if stateless else self.checkpointer}
+        if self.kvstore is not None:
+            update["store"] = self.kvstore
+        if graph.name == "LangGraph":  # as the reference: the root run is named after the graph id
+            update["name"] = spec.graph_id
+        return graph.copy(update=update)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import lmdb
@@ -43,7 +43,7 @@ from langgraph.checkpoint.base import (
     writes_sort_key,
 )
 
-from .env import write_now
+from .env import Store
 
 __all__ = ["LmdbSaver"]
 
@@ -134,52 +134,47 @@ def _delete_range(cursor: lmdb.Cursor, prefix: bytes) -> None:
 class LmdbSaver(BaseCheckpointSaver[str]):
     """LangGraph checkpointer on a shared LMDB environment.
 
-    The environment belongs to the caller (it must have room for four more named
-    databases, and be opened with `lock=True`, the default). The async methods call the
-    sync ones directly instead of going to a thread: an LMDB read or a small write
-    commit takes microseconds to a few milliseconds, less than a thread hop, and no
-    transaction is ever held across an `await` or a `yield`, so nothing blocks the loop
-    for longer than one short transaction.
+    It lives in the caller's `Store` (four named databases of its environment) and
+    writes only through the store's writer: the async methods join its group commits
+    (`Store.awrite`), the sync ones wait for them (`Store.write_blocking`), and the
+    deletes, copies and prunes are also offered as ops (`*_op`) that other writes can
+    join in one transaction. Reads are inline: an LMDB read takes microseconds, less
+    than a thread hop, and no transaction is held across an `await` or a `yield`.
+
+    Writes made by a run the server has abandoned (cancelled, but its graph ignored the
+    cancellation) are refused (`fence`), so a runaway graph cannot change a thread
+    behind the runs that come after it.
     """
 
-    def __init__(self, env: lmdb.Environment, *, serde: SerializerProtocol | None = None) -> None:
+    def __init__(self, store: Store, *, serde: SerializerProtocol | None = None) -> None:
         super().__init__(serde=serde)
-        self.env = env
-        self._checkpoints = env.open_db(b"checkpoints")
-        self._blobs = env.open_db(b"checkpoint_blobs")
-        self._writes = env.open_db(b"checkpoint_writes")
-        self._runs = env.open_db(b"checkpoint_runs")
-        self._owns_env = False
-        # Set by the server to `Store.write_from_asyncio`; None writes in place.
-        self.group_commit: Callable[[Callable[[lmdb.Transaction], Any]], Awaitable[Any]] | None = None
+        self.store = store
+        self._checkpoints = store.db("checkpoints")
+        self._blobs = store.db("checkpoint_blobs")
+        self._writes = store.db("checkpoint_writes")
+        self._runs = store.db("checkpoint_runs")
+        self._owns_store = False
+        self._fenced: set[str] = set()
 
     @classmethod
-    def open(
-        cls, path: str, *, map_size: int = 64 << 20, serde: SerializerProtocol | None = None
-    ) -> LmdbSaver:
-        """Open (or create) a private environment at `path`, for tests and tools."""
-        env = lmdb.open(path, map_size=map_size, max_dbs=16, subdir=True, lock=True)
-        saver = cls(env, serde=serde)
-        saver._owns_env = True
+    def open(cls, path: str, *, map_size: int = 64 << 20, serde: SerializerProtocol | None = None) -> LmdbSaver:
+        """Open (or create) a private store at `path`, for tests and tools."""
+        saver = cls(Store(path, map_size=map_size), serde=serde)
+        saver._owns_store = True
         return saver
 
     def close(self) -> None:
-        """Close the environment if `open` created it; a shared one is left alone."""
-        if self._owns_env:
-            self.env.close()
+        """Close the store if `open` created it; a shared one is left alone."""
+        if self._owns_store:
+            self.store.close()
 
-    # -- transactions --------------------------------------------------------------
+    def fence(self, run_id: str) -> None:
+        """Refuse every later write of `run_id` (an abandoned run's graph)."""
+        self._fenced.add(run_id)
 
-    def _write(self, fn):
-        """One short write transaction of its own (see `env.write_now`)."""
-        return write_now(self.env, fn)
-
-    async def _awrite(self, fn):
-        """With a group commit (set by the server: `Store.write_from_asyncio`), join the
-        trio writer's next commit without blocking the loop; else write now."""
-        if self.group_commit is None:
-            return self._write(fn)
-        return await self.group_commit(fn)
+    def _check_fence(self, run_id: Any) -> None:
+        if run_id and str(run_id) in self._fenced:
+            raise RuntimeError(f"run {run_id} was abandoned by the server; its checkpoint writes are refused")
 
     # -- decoding ------------------------------------------------------------------
 
@@ -243,7 +238,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         conf = config["configurable"]
         thread_id, ns = conf["thread_id"], conf.get("checkpoint_ns", "")
         checkpoint_id = get_checkpoint_id(config)
-        with self.env.begin(buffers=False) as txn:
+        with self.store.reading() as txn:
             if checkpoint_id:
                 key = _key(thread_id, ns, checkpoint_id)
             else:
@@ -286,7 +281,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
             single_range = False
 
         keys: list[bytes] = []
-        with self.env.begin(buffers=False) as txn:
+        with self.store.reading() as txn:
             cursor = txn.cursor(db=self._checkpoints)
             if single_range and only_id:
                 if (not before_id or only_id < before_id) and txn.get(
@@ -314,7 +309,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         remaining = limit
         for start in range(0, len(keys), PAGE):
             page = []
-            with self.env.begin(buffers=False) as txn:
+            with self.store.reading() as txn:
                 for key in keys[start : start + PAGE]:
                     record = txn.get(key, db=self._checkpoints)
                     if record is None:  # deleted since the keys were collected
@@ -352,6 +347,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         rest = {k: v for k, v in checkpoint.items() if k != "channel_values"}
         metadata = get_checkpoint_metadata(config, metadata)
         run_id = str(metadata.get("run_id") or "")
+        self._check_fence(run_id)
         key = _key(thread_id, ns, checkpoint["id"])
         record = _pack(parent_id, run_id, *self.serde.dumps_typed(rest), *self.serde.dumps_typed(metadata))
         blobs = [
@@ -380,7 +376,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
     ) -> RunnableConfig:
         """Store a checkpoint, and a blob for each channel whose version changed."""
         op, stored = self._put_op(config, checkpoint, metadata, new_versions)
-        self._write(op)
+        self.store.write_blocking(op)
         return stored
 
     def _put_writes_op(
@@ -397,6 +393,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         slot that is already filled is kept, so replaying a task is idempotent.
         """
         conf = config["configurable"]
+        self._check_fence(conf.get("run_id"))
         base = _key(conf["thread_id"], conf.get("checkpoint_ns", ""), conf["checkpoint_id"], task_id)
         rows = [
             (
@@ -420,7 +417,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        self._write(self._put_writes_op(config, writes, task_id, task_path))
+        self.store.write_blocking(self._put_writes_op(config, writes, task_id, task_path))
 
     # -- deletion, copy, prune -----------------------------------------------------
 
@@ -448,8 +445,8 @@ class LmdbSaver(BaseCheckpointSaver[str]):
             if key not in used:
                 txn.delete(key, db=self._blobs)
 
-    def delete_thread(self, thread_id: str) -> None:
-        """Delete every checkpoint, write and blob of the thread, in all namespaces."""
+    def delete_thread_op(self, thread_id: str) -> Callable[[lmdb.Transaction], None]:
+        """The op deleting every checkpoint, write and blob of the thread, in all namespaces."""
         prefix = _key(thread_id) + SEP
 
         def op(txn: lmdb.Transaction) -> None:
@@ -459,9 +456,12 @@ class LmdbSaver(BaseCheckpointSaver[str]):
             _delete_range(txn.cursor(db=self._writes), prefix)
             _delete_range(txn.cursor(db=self._blobs), prefix)
 
-        self._write(op)
+        return op
 
-    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+    def delete_thread(self, thread_id: str) -> None:
+        self.store.write_blocking(self.delete_thread_op(thread_id))
+
+    def delete_for_runs_op(self, run_ids: Sequence[str]) -> Callable[[lmdb.Transaction], None]:
         """Delete the checkpoints (and their writes) created by the given runs.
 
         Found through the run index, not by scanning all metadata. Blobs no longer
@@ -481,9 +481,12 @@ class LmdbSaver(BaseCheckpointSaver[str]):
             for thread_id, ns in touched:
                 self._gc_blobs(txn, thread_id, ns)
 
-        self._write(op)
+        return op
 
-    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        self.store.write_blocking(self.delete_for_runs_op(run_ids))
+
+    def copy_thread_op(self, source_thread_id: str, target_thread_id: str) -> Callable[[lmdb.Transaction], None]:
         """Copy the whole thread (every namespace, checkpoint, write and blob), so
         the copy has the complete parent chain, as `DeltaChannel` requires."""
         src, dst = _key(source_thread_id) + SEP, _key(target_thread_id) + SEP
@@ -495,9 +498,12 @@ class LmdbSaver(BaseCheckpointSaver[str]):
                     if db is self._checkpoints and (run_id := _unpack(v)[1]):
                         txn.put(run_id + SEP + dst + k[len(src) :], b"", db=self._runs)
 
-        self._write(op)
+        return op
 
-    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        self.store.write_blocking(self.copy_thread_op(source_thread_id, target_thread_id))
+
+    def prune_op(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> Callable[[lmdb.Transaction], None]:
         """Delete old checkpoints: all of them ("delete"), or all but the latest of each
         namespace ("keep_latest").
 
@@ -507,11 +513,18 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         """
         if strategy not in ("keep_latest", "delete"):
             raise ValueError(f"unknown prune strategy {strategy!r}")
-        for thread_id in thread_ids:
-            if strategy == "delete":
-                self.delete_thread(thread_id)
-            else:
-                self._write(lambda txn, t=thread_id: self._keep_latest(txn, t))
+        if strategy == "delete":
+            deletes = [self.delete_thread_op(t) for t in thread_ids]
+            return lambda txn: [delete(txn) for delete in deletes] and None
+
+        def keep_latest(txn: lmdb.Transaction) -> None:
+            for thread_id in thread_ids:
+                self._keep_latest(txn, thread_id)
+
+        return keep_latest
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        self.store.write_blocking(self.prune_op(thread_ids, strategy=strategy))
 
     def _keep_latest(self, txn: lmdb.Transaction, thread_id: str) -> None:
         by_ns: dict[str, list[bytes]] = {}
@@ -599,7 +612,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         op, stored = self._put_op(config, checkpoint, metadata, new_versions)
-        await self._awrite(op)
+        await self.store.awrite(op)
         return stored
 
     async def aput_writes(
@@ -609,16 +622,16 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        await self._awrite(self._put_writes_op(config, writes, task_id, task_path))
+        await self.store.awrite(self._put_writes_op(config, writes, task_id, task_path))
 
     async def adelete_thread(self, thread_id: str) -> None:
-        self.delete_thread(thread_id)
+        await self.store.awrite(self.delete_thread_op(thread_id))
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self.delete_for_runs(run_ids)
+        await self.store.awrite(self.delete_for_runs_op(run_ids))
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        self.copy_thread(source_thread_id, target_thread_id)
+        await self.store.awrite(self.copy_thread_op(source_thread_id, target_thread_id))
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        self.prune(thread_ids, strategy=strategy)
+        await self.store.awrite(self.prune_op(thread_ids, strategy=strategy))

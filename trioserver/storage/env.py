@@ -1,21 +1,38 @@
-"""The LMDB environment and its single writer.
+"""The LMDB environment and its single writer: the one write path of the server.
 
 LMDB allows one write transaction at a time and an fsync per commit costs about as
-much as thousands of appends. So every write in the server is a small function handed
-to one writer task, which runs whatever has queued up in one transaction, in a worker
-thread, commits once, and only then reports each result. A batch forms by itself while
-the previous commit is under way: no timer, no added latency when the server is idle.
+much as thousands of appends. So every write in the server is a small function (an
+"op") handed to one writer task, which runs whatever has queued up in one
+transaction, in a worker thread, commits once, and only then reports each result. A
+batch forms by itself while the previous commit is under way: no timer, no added
+latency when the server is idle.
+
+Ops arrive from three kinds of callers, each with its own entry point:
+- trio tasks: `await store.write(op)`;
+- the asyncio loop that runs the graphs (checkpoints, `store.aput`): `await store.awrite(op)`;
+- any other thread (LangGraph's sync checkpointer calls): `store.write_blocking(op)`.
+All three end in the same queue and the same commit. Without a running writer (tools,
+tests of one component) ops commit directly, one transaction each, through the same
+`_commit`.
+
+A write is atomic under cancellation, as a trio channel operation is: cancelled before
+the writer took it, it is dropped and `Cancelled` is raised with nothing done; once
+taken, the caller waits (shielded) for the commit and gets its result, and the
+cancellation is delivered at its next checkpoint. So a caller never mistakes a committed
+write for one that did not happen.
+
+Reads run inline in short transactions, behind a gate that map growth closes: LMDB
+forbids resizing the map while any transaction of the process is open.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import math
 import os
 import threading
-import time
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 import attrs
 import lmdb
@@ -25,6 +42,7 @@ import trio
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Op = Callable[[lmdb.Transaction], Any]
 
 DB_NAMES = (
     b"events",
@@ -46,111 +64,244 @@ DURABILITY = {
     "fast": dict(sync=False, metasync=False),
 }
 
-MAX_BATCH = 1024
+MAX_BATCH = 1024  # ops per commit at most
+QUEUE_LIMIT = 4096  # ops waiting for the writer at most: trio writers wait beyond it
 
 
-@attrs.define
+@attrs.define(eq=False)
 class _Pending:
-    op: Callable[[lmdb.Transaction], Any]
+    op: Op
+    on_done: Callable[[outcome.Outcome], None] | None = None  # for writers outside trio
     done: trio.Event = attrs.field(factory=trio.Event)
     result: outcome.Outcome | None = None
-    on_done: Callable[[outcome.Outcome], None] | None = None  # for writers outside trio
+    taken: bool = False  # the writer has it: it will commit (or fail) as a whole
+    abandoned: bool = False  # cancelled before it was taken: the writer skips it
+
+
+class StorageError(Exception):
+    """The store could not commit (disk full, I/O error). The store itself stays readable."""
+
+
+class ReadGate:
+    """Shared for reads, exclusive for growing the map (LMDB forbids resizing while any
+    transaction of the process is open). Uncontended, a read costs two lock round trips."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._closed = False
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._closed:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if self._readers == 0 and self._closed:
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            while self._closed:
+                self._cond.wait()
+            self._closed = True
+            while self._readers:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._closed = False
+                self._cond.notify_all()
 
 
 class Store:
     """One LMDB environment, its named databases, and the writer that owns all writes."""
 
-    def __init__(self, path: str, *, durability: str = "full", map_size: int = 1 << 36) -> None:
+    def __init__(self, path: str, *, durability: str = "full", map_size: int = 1 << 36, max_dbs: int = 32) -> None:
         os.makedirs(path, exist_ok=True)
         if durability not in DURABILITY:
             raise ValueError(f"durability must be one of {sorted(DURABILITY)}")
         self.path = path
         self.durability = durability
-        self.env = lmdb.open(
-            path,
-            map_size=map_size,
-            max_dbs=32,
-            max_readers=512,
-            subdir=True,
-            lock=True,
-            **DURABILITY[durability],
-        )
-        self.dbs = {name.decode(): self.env.open_db(name) for name in DB_NAMES}
-        self._send, self._receive = trio.open_memory_channel[_Pending](math.inf)
+        self.env = lmdb.open(path, map_size=map_size, max_dbs=max_dbs, max_readers=512, subdir=True, lock=True, **DURABILITY[durability])
+        self.gate = ReadGate()
+        self._dbs: dict[str, Any] = {}
+        for name in DB_NAMES:
+            self.db(name.decode())
+        self._send, self._receive = trio.open_memory_channel[_Pending](QUEUE_LIMIT)
         self._token: trio.lowlevel.TrioToken | None = None
+        self._nursery: trio.Nursery | None = None
         self._after_commit: list[Callable[[], None]] = []
+        self.commits = 0  # counters for /metrics
+        self.ops_committed = 0
+        self.commit_seconds = 0.0
 
     def close(self) -> None:
         self.env.close()
 
-    def db(self, name: str):
-        return self.dbs[name]
+    def db(self, name: str) -> Any:
+        """The named database `name`, opened (created) on first use."""
+        handle = self._dbs.get(name)
+        if handle is None:
+            handle = self._dbs[name] = self.env.open_db(name.encode())
+        return handle
+
+    @property
+    def writer_running(self) -> bool:
+        return self._token is not None
+
+    # -- reading -------------------------------------------------------------------
 
     def read(self, fn: Callable[[lmdb.Transaction], T]) -> T:
         """Run `fn` in a read transaction, inline: LMDB reads take microseconds.
-        Never await inside `fn`: a read transaction pins a reader slot and old pages."""
-        with self.env.begin(buffers=False) as txn:
+        Never await or yield inside `fn`: a read transaction pins a reader slot and old
+        pages, and holds the gate that map growth waits for."""
+        with self.reading() as txn:
             return fn(txn)
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[lmdb.Transaction]:
+        """A read transaction behind the gate, for readers that walk a cursor; the same
+        rules as `read`."""
+        with self.gate.shared(), self.env.begin(buffers=False) as txn:
+            yield txn
+
+    # -- writing -------------------------------------------------------------------
+
     async def write(self, op: Callable[[lmdb.Transaction], T]) -> T:
-        """Queue `op` for the writer and wait until its transaction is committed.
+        """Queue `op` for the writer (from a trio task) and wait until it is committed.
 
         `op` runs in the writer's thread in its own nested transaction: if it raises,
-        only its own changes are undone, and the exception is raised here.
-        """
+        only its own changes are undone, and the exception is raised here. Atomic under
+        cancellation (see the module docstring)."""
+        if self._token is None:
+            return self._commit_one(op)
         pending = _Pending(op)
-        self._send.send_nowait(pending)
-        await pending.done.wait()
+        await self._send.send(pending)  # cancelled here: nothing was queued
+        try:
+            await pending.done.wait()
+        except trio.Cancelled:
+            if not pending.taken:
+                pending.abandoned = True
+                raise
+            with trio.CancelScope(shield=True):
+                await pending.done.wait()
         assert pending.result is not None
         return pending.result.unwrap()
 
-    async def write_from_asyncio(self, op: Callable[[lmdb.Transaction], T]) -> T:
-        """`write`, awaited on the asyncio loop that runs the graphs: the checkpointer's
-        puts join the writer's group commits (one fsync for many graphs' steps), and the
-        loop keeps running other graphs while the commit is under way."""
+    async def awrite(self, op: Callable[[lmdb.Transaction], T]) -> T:
+        """`write`, awaited on the asyncio loop that runs the graphs: checkpoints join the
+        writer's group commits (one fsync for many graphs' steps), and the loop keeps
+        running other graphs while the commit is under way. Once queued, the op commits
+        even if the awaiting asyncio task is cancelled."""
+        token = self._token
+        if token is None:
+            return self._commit_one(op)
         loop = asyncio.get_running_loop()
-        future: asyncio.Future = loop.create_future()
+        future: asyncio.Future[T] = loop.create_future()
 
         def done(result: outcome.Outcome) -> None:  # in the trio thread, after the commit
             loop.call_soon_threadsafe(_settle, future, result)
 
-        if self._token is None:
-            raise StorageError("the store's writer is not running")
-        self._token.run_sync_soon(self._send.send_nowait, _Pending(op, on_done=done))
+        token.run_sync_soon(self._enqueue_foreign, _Pending(op, on_done=done))
         return await future
+
+    def write_blocking(self, op: Callable[[lmdb.Transaction], T]) -> T:
+        """`write` from a thread that is neither trio's nor able to await: blocks until
+        the commit. (Never call it from the trio thread: the writer runs there.)"""
+        token = self._token
+        if token is None:
+            return self._commit_one(op)
+        if trio.lowlevel.in_trio_run():
+            raise RuntimeError("write_blocking called from the trio thread; use `await write()`")
+        finished = threading.Event()
+        box: list[outcome.Outcome] = []
+
+        def done(result: outcome.Outcome) -> None:
+            box.append(result)
+            finished.set()
+
+        token.run_sync_soon(self._enqueue_foreign, _Pending(op, on_done=done))
+        finished.wait()
+        return box[0].unwrap()
+
+    def _enqueue_foreign(self, pending: _Pending) -> None:
+        """Queue a write from outside trio (in the trio thread): at once when there is
+        room, else from a task of the writer's nursery that waits for room."""
+        try:
+            self._send.send_nowait(pending)
+        except trio.WouldBlock:
+            assert self._nursery is not None
+            self._nursery.start_soon(self._send.send, pending)
+        except trio.ClosedResourceError:
+            if pending.on_done is not None:
+                pending.on_done(outcome.Error(StorageError("the store is closed")))
 
     def on_commit(self, hook: Callable[[], None]) -> None:
         """Call `hook` (in the trio thread) after every commit."""
         self._after_commit.append(hook)
 
-    async def run_writer(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    async def run_writer(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """The writer task: runs until cancelled, committing batches in a worker thread."""
-        self._token = trio.lowlevel.current_trio_token()
-        task_status.started()
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self._token = trio.lowlevel.current_trio_token()
             if self.durability == "fast":
                 nursery.start_soon(self._flush_every_second)
-            while True:
-                batch = [await self._receive.receive()]
-                while len(batch) < MAX_BATCH:
-                    try:
-                        batch.append(self._receive.receive_nowait())
-                    except trio.WouldBlock:
-                        break
-                # Shielded: a batch that has started must finish, or callers would hang.
-                with trio.CancelScope(shield=True):
-                    await trio.to_thread.run_sync(self._commit, batch)
-                for pending in batch:
-                    pending.done.set()
-                    if pending.on_done is not None:
-                        pending.on_done(pending.result)
-                for hook in self._after_commit:
-                    hook()
+            task_status.started()
+            try:
+                while True:
+                    batch = self._take([await self._receive.receive()])
+                    while len(batch) < MAX_BATCH:
+                        try:
+                            batch += self._take([self._receive.receive_nowait()])
+                        except trio.WouldBlock:
+                            break
+                    if not batch:
+                        continue
+                    # Shielded: a batch that has started must finish, or callers would hang.
+                    with trio.CancelScope(shield=True):
+                        started = trio.current_time()
+                        await trio.to_thread.run_sync(self._commit, batch)
+                        self.commit_seconds += trio.current_time() - started
+                    self.commits += 1
+                    self.ops_committed += len(batch)
+                    for pending in batch:
+                        pending.done.set()
+                        if pending.on_done is not None:
+                            assert pending.result is not None
+                            pending.on_done(pending.result)
+                    for hook in self._after_commit:
+                        hook()
+            finally:
+                self._token = None
+                self._nursery = None
+
+    @staticmethod
+    def _take(pendings: list[_Pending]) -> list[_Pending]:
+        taken = [p for p in pendings if not p.abandoned]
+        for pending in taken:
+            pending.taken = True
+        return taken
 
     async def _flush_every_second(self) -> None:
         while True:
             await trio.sleep(1)
             await trio.to_thread.run_sync(self.env.sync, True)
+
+    def _commit_one(self, op: Callable[[lmdb.Transaction], T]) -> T:
+        """Without a writer: commit `op` in a transaction of its own, in this thread."""
+        pending = _Pending(op)
+        self._commit([pending])
+        assert pending.result is not None
+        return pending.result.unwrap()
 
     def _commit(self, batch: list[_Pending]) -> None:
         while True:
@@ -160,14 +311,14 @@ class Store:
                         pending.result = self._run_nested(txn, pending.op)
                 return
             except lmdb.MapFullError:
-                grow_map(self.env)
+                self.grow_map()
             except lmdb.Error as exc:  # disk full, I/O error: every op in the batch fails
                 log.error("LMDB commit failed: %s", exc)
                 for pending in batch:
                     pending.result = outcome.Error(StorageError(str(exc)))
                 return
 
-    def _run_nested(self, txn: lmdb.Transaction, op: Callable[[lmdb.Transaction], Any]) -> outcome.Outcome:
+    def _run_nested(self, txn: lmdb.Transaction, op: Op) -> outcome.Outcome:
         child = self.env.begin(write=True, parent=txn)
         try:
             value = op(child)
@@ -180,8 +331,14 @@ class Store:
         child.commit()
         return outcome.Value(value)
 
-
-_GROW_LOCK = threading.Lock()
+    def grow_map(self) -> None:
+        """Double the map once every open read transaction has ended (LMDB's rule). Called
+        by the writer between transactions. (The map is opened large — 64 GiB of address
+        space, not of disk — so this is rare.)"""
+        with self.gate.exclusive():
+            size = self.env.info()["map_size"] * 2
+            log.info("LMDB map full, growing to %d MiB", size >> 20)
+            self.env.set_mapsize(size)
 
 
 def _settle(future: asyncio.Future, result: outcome.Outcome) -> None:
@@ -193,34 +350,11 @@ def _settle(future: asyncio.Future, result: outcome.Outcome) -> None:
         future.set_exception(result.error)
 
 
-def grow_map(env: lmdb.Environment) -> None:
-    """Double the map, one growth at a time per process. LMDB refuses while another
-    thread has a write transaction open, so wait briefly for a gap. (The map is opened
-    large — 64 GiB of address space, not of disk — so this is rare.)"""
-    with _GROW_LOCK:
-        size = env.info()["map_size"] * 2
-        log.info("LMDB map full, growing to %d MiB", size >> 20)
-        for _ in range(200):
-            try:
-                env.set_mapsize(size)
-                return
-            except lmdb.Error:
-                time.sleep(0.005)
-        env.set_mapsize(size)
+def combine(*ops: Callable[[lmdb.Transaction], Any]) -> Callable[[lmdb.Transaction], list[Any]]:
+    """One op doing `ops` in order, in one transaction: several records change together
+    or not at all."""
 
+    def op(txn: lmdb.Transaction) -> list[Any]:
+        return [o(txn) for o in ops]
 
-def write_now(env: lmdb.Environment, fn: Callable[[lmdb.Transaction], T]) -> T:
-    """Run `fn` in one short write transaction of its own, in the calling thread; on a
-    full map, grow it and retry once. For the components LangGraph calls from its own
-    threads (checkpointer, store), which cannot wait for the trio writer."""
-    try:
-        with env.begin(write=True) as txn:
-            return fn(txn)
-    except lmdb.MapFullError:
-        grow_map(env)
-        with env.begin(write=True) as txn:
-            return fn(txn)
-
-
-class StorageError(Exception):
-    """The store could not commit (disk full, I/O error). The store itself stays readable."""
+    return op

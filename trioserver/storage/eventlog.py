@@ -43,6 +43,8 @@ class EventLog:
         # events from the same position; the first one reads LMDB, the others reuse it.
         self._batches: dict[str, tuple[EventId, list[tuple[EventId, LogEvent]]]] = {}
         self._touched: set[str] = set()
+        # Bumped when a thread's streams must end (the thread was deleted): tails compare.
+        self._generations: dict[str, int] = {}
         store.on_commit(self._wake_touched)
 
     # -- positions -----------------------------------------------------------------
@@ -187,6 +189,16 @@ class EventLog:
         lot = self._lots.get(thread_id)
         if lot is not None:
             lot.unpark_all()
+
+    def generation(self, thread_id: str) -> int:
+        """Changes when the thread's streams must end (see `end_streams`)."""
+        return self._generations.get(thread_id, 0)
+
+    def end_streams(self, thread_id: str) -> None:
+        """End every tail of the thread (it was deleted): they see a new generation."""
+        self._generations[thread_id] = self.generation(thread_id) + 1
+        self.forget(thread_id)
+        self.wake(thread_id)
 
     def wake_all(self) -> None:
         """Wake every waiting tail (at shutdown, so each sees the shutdown and ends)."""

@@ -50,7 +50,7 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
-from .env import write_now
+from .env import Store
 
 __all__ = ["LmdbStore", "DB_NAME"]
 
@@ -261,41 +261,48 @@ class LmdbStore(BaseStore):
     items it returns, or, with a filter, until the page is full; `list_namespaces`
     seeks once per distinct namespace under the fixed part of its prefix.
 
-    Thread-safe: call it from any thread. The environment belongs to the caller and
-    must have room for one more named database.
-
-    Map growth: a write that finds the map full doubles it, as `LmdbSaver` does, and a
-    read whose transaction a growth invalidated is run again. Growing the map while
-    other threads have transactions open is unsafe in LMDB itself (it may hang), so
-    the environment should be opened large enough never to need it.
+    Thread-safe: call it from any thread but the trio one (`batch` waits for the
+    writer). It lives in the caller's `Store` (one named database) and writes only
+    through the store's writer: `abatch` joins its group commits from the graph loop,
+    `batch` waits for them. Reads go through the store's read gate, so a map growth
+    never happens under them.
     """
 
-    __slots__ = ("env", "_db", "_max_key", "_owns_env")
+    __slots__ = ("store", "_db", "_max_key", "_owns_store")
 
-    def __init__(self, env: lmdb.Environment) -> None:
-        self.env = env
-        self._db = env.open_db(DB_NAME)
-        self._max_key = env.max_key_size()
-        self._owns_env = False
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._db = store.db(DB_NAME.decode())
+        self._max_key = store.env.max_key_size()
+        self._owns_store = False
 
     @classmethod
     def open(cls, path: str, *, map_size: int = 64 << 20) -> LmdbStore:
-        """Open (or create) a private environment at `path`, for tests and tools."""
-        env = lmdb.open(path, map_size=map_size, max_dbs=16, subdir=True, lock=True)
-        store = cls(env)
-        store._owns_env = True
+        """Open (or create) a private store at `path`, for tests and tools."""
+        store = cls(Store(path, map_size=map_size))
+        store._owns_store = True
         return store
 
     def close(self) -> None:
-        """Close the environment if `open` created it; a shared one is left alone."""
-        if self._owns_env:
-            self.env.close()
+        """Close the store if `open` created it; a shared one is left alone."""
+        if self._owns_store:
+            self.store.close()
 
     # -- BaseStore -------------------------------------------------------------------------
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run `ops`; results in the same order (None for puts)."""
         ops = list(ops)
+        reads, puts = self._classify(ops)
+        results, encoded = self._prepare(ops, reads, puts)
+        if encoded:
+            self.store.write_blocking(lambda txn: self._apply_puts(txn, encoded))
+        return results
+
+    @staticmethod
+    def _classify(ops: list[Op]) -> tuple[list[int], dict[tuple[tuple[str, ...], str], PutOp]]:
+        """The indexes of the reads, and the puts by item (of several puts to one item the
+        last wins); validates every op first."""
         puts: dict[tuple[tuple[str, ...], str], PutOp] = {}
         reads: list[int] = []
         for i, op in enumerate(ops):
@@ -308,47 +315,40 @@ class LmdbStore(BaseStore):
                 reads.append(i)
             else:
                 raise ValueError(f"Unknown operation type: {type(op)}")
+        return reads, puts
+
+    def _prepare(self, ops: list[Op], reads: list[int], puts: dict[Any, PutOp]) -> tuple[list[Result], list[tuple[bytes, bytes, bytes | None]]]:
+        """The reads' results, and the puts encoded (a value that is not JSON fails the
+        batch before anything is written)."""
         results: list[Result] = [None] * len(ops)
-        # Encoded first: a value that is not JSON fails the batch before anything runs.
         encoded = [self._encode_put(op) for op in puts.values()]
         if reads:
-            try:
-                self._read_all(ops, reads, results)
-            except lmdb.Error:
-                # Growing the map (any thread: the server's writer, the checkpointer)
-                # invalidates open read transactions; read again in a fresh one.
-                self._read_all(ops, reads, results)
-        if encoded:
-            self._write(lambda txn: self._apply_puts(txn, encoded))
-        return results
+            with self.store.reading() as txn:
+                for i in reads:
+                    results[i] = self._read(txn, ops[i])
+        return results, encoded
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         """Same as `batch`: inline for gets and puts, in the loop's default executor
         when the batch searches or lists.
 
-        A get takes microseconds and a put one short write transaction (a commit, with
-        its fsync under full durability): less than or about a thread hop, and no
-        transaction is ever held across an `await`. That is the trade-off the
-        checkpointer (`LmdbSaver`) beside this store makes on the same loop. A search,
+        A get takes microseconds, and a put joins the writer's next group commit
+        without blocking the loop, as the checkpointer's puts do. A search,
         though, reads every item under its namespace prefix (about a microsecond per
         item, so ~10 ms for 10,000), and listing namespaces seeks once per namespace:
         those go to a thread so that one large namespace does not stall other runs.
-        Callers that must never wait on an fsync (the trio HTTP handlers) call `batch`
-        in a worker thread themselves.
+        The trio HTTP handlers call `batch` in a worker thread.
         """
         ops = list(ops)
         if any(isinstance(op, (SearchOp, ListNamespacesOp)) for op in ops):
             return await asyncio.get_running_loop().run_in_executor(None, self.batch, ops)
-        return self.batch(ops)
+        reads, puts = self._classify(ops)
+        results, encoded = self._prepare(ops, reads, puts)
+        if encoded:
+            await self.store.awrite(lambda txn: self._apply_puts(txn, encoded))
+        return results
 
     # -- reads ------------------------------------------------------------------------------
-
-    def _read_all(self, ops: list[Op], reads: list[int], results: list[Result]) -> None:
-        # Copies, not buffers (`buffers=False`): a map growth in another thread unmaps
-        # the old map under a buffer (a crash), while a copy is ours to keep.
-        with self.env.begin(db=self._db, buffers=False) as txn:
-            for i in reads:
-                results[i] = self._read(txn, ops[i])
 
     def _read(self, txn: lmdb.Transaction, op: Op) -> Result:
         if isinstance(op, GetOp):
@@ -368,7 +368,7 @@ class LmdbStore(BaseStore):
 
     def _get(self, txn: lmdb.Transaction, namespace: tuple[str, ...], key: str) -> Item | None:
         identity = _identity(namespace, key)
-        data = txn.get(self._lmdb_key(identity))
+        data = txn.get(self._lmdb_key(identity), db=self._db)
         if data is None:
             return None
         record = _Record(data)
@@ -383,7 +383,7 @@ class LmdbStore(BaseStore):
         # namespaces sharing its first bytes: check each record's exact identity then.
         exact = scan == prefix
         rows: list[tuple[int, bytes, bytes]] = []
-        cursor = txn.cursor()
+        cursor = txn.cursor(db=self._db)
         if not cursor.set_range(scan):
             return rows
         unpack = _UPDATED.unpack_from
@@ -444,7 +444,7 @@ class LmdbStore(BaseStore):
         step per item. Deeper namespaces sort before that point and were already seen.
         """
         scan = self._scan_prefix(prefix)
-        cursor = txn.cursor()
+        cursor = txn.cursor(db=self._db)
         positioned = cursor.set_range(scan)
         seen_long: set[tuple[str, ...]] = set()
         while positioned:
@@ -492,6 +492,4 @@ class LmdbStore(BaseStore):
                     created = record.created_us
             txn.put(lkey, _Record.encode(created, max(now, created), identity, value), db=self._db)
 
-    def _write(self, fn) -> None:
-        """One short write transaction of its own (see `env.write_now`)."""
-        write_now(self.env, fn)
+

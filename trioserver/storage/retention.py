@@ -58,8 +58,8 @@ def find_cut(log_: EventLog, thread_id: str, *, before: EventId, keep: int) -> b
     thread: on a long log that walk takes a while, and nothing should wait for it."""
     prefix = thread_key(thread_id)
     cut = prefix + before.to_bytes()
-    with log_.store.env.begin(db=log_.db, buffers=False) as txn:
-        cursor = txn.cursor()
+    with log_.store.reading() as txn:
+        cursor = txn.cursor(db=log_.db)
         if cursor.set_range(prefix + b"\xff" * 12):
             found = cursor.prev()
         else:

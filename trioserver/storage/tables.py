@@ -50,9 +50,14 @@ class Tables:
     def all_threads(self) -> list[Thread]:
         return self._scan(self.threads_db, Thread)
 
+    # Put ops encode their record when they are made, not when they run: the record is
+    # stored as it was when the caller queued the write, whatever happens to it after.
+
     def put_thread_op(self, thread: Thread) -> Callable[[lmdb.Transaction], Thread]:
+        raw = encode(thread)
+
         def op(txn: lmdb.Transaction) -> Thread:
-            txn.put(_key(thread.thread_id), encode(thread), db=self.threads_db)
+            txn.put(_key(thread.thread_id), raw, db=self.threads_db)
             return thread
 
         return op
@@ -87,8 +92,10 @@ class Tables:
         return self._get(self.runs_db, Run, run_id, txn)
 
     def put_run_op(self, run: Run) -> Callable[[lmdb.Transaction], Run]:
+        raw = encode(run)
+
         def op(txn: lmdb.Transaction) -> Run:
-            txn.put(_key(run.run_id), encode(run), db=self.runs_db)
+            txn.put(_key(run.run_id), raw, db=self.runs_db)
             txn.put(_key(run.thread_id) + _key(run.run_id), b"", db=self.thread_runs_db)
             return run
 
@@ -167,11 +174,12 @@ class Tables:
 
         return op
 
-    def assistant_versions(self, assistant_id: str) -> list[AssistantVersion]:
+    def assistant_versions(self, assistant_id: str, txn: lmdb.Transaction | None = None) -> list[AssistantVersion]:
+        """The assistant's stored versions, oldest first."""
         prefix = _key(assistant_id)
 
-        def read(txn: lmdb.Transaction) -> list[AssistantVersion]:
-            cursor = txn.cursor(self.versions_db)
+        def read(t: lmdb.Transaction) -> list[AssistantVersion]:
+            cursor = t.cursor(self.versions_db)
             out = []
             if cursor.set_range(prefix):
                 for key, value in cursor:
@@ -180,7 +188,7 @@ class Tables:
                     out.append(decode(value, AssistantVersion))
             return out
 
-        return self.store.read(read)
+        return read(txn) if txn is not None else self.store.read(read)
 
     def delete_assistant_op(self, assistant_id: str) -> Callable[[lmdb.Transaction], bool]:
         prefix = _key(assistant_id)

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import orjson
-
-from ..runtime.executor import CONTROL_MODES, LIFECYCLE, RUN_DONE, STATE_UPDATE
+from ..runtime.lifecycle import CONTROL_MODES, LIFECYCLE, RUN_DONE, STATE_UPDATE, is_run_end
 from ..storage.records import LogEvent
 from .tail import Selector
 
 ALWAYS = frozenset({"metadata", "error"})
 THREAD_STREAM_MODES = frozenset({"run_modes", "lifecycle", "state_update"})
-
-
-def is_run_end(event: LogEvent) -> bool:
-    """The lifecycle record that closes a run (every run, started or not, gets one)."""
-    return event.mode == LIFECYCLE and orjson.loads(event.data)["status"] != "running"
 
 
 def run_selector(run_id: str, modes: Iterable[str] | None) -> Selector:

@@ -31,12 +31,14 @@ async def tail_thread(
     shutdown: trio.Event,
     idle_timeout: float = 5.0,
 ) -> AsyncIterator[Batch]:
-    """Yield batches of the thread's events after `after`, forever (until shutdown).
+    """Yield batches of the thread's events after `after`, until shutdown or until the
+    thread is deleted.
 
     Yields an empty batch after `idle_timeout` seconds without events, so the caller
     can send a heartbeat."""
     position = after
-    while not shutdown.is_set():
+    generation = log.generation(thread_id)
+    while not shutdown.is_set() and log.generation(thread_id) == generation:
         batch = log.read_after(thread_id, position)
         if batch:
             position = batch[-1][0]

@@ -1,0 +1,141 @@
+"""Assistants: the default one of each graph, the ones clients create, and their versions.
+
+One resolver (`Assistants.resolve`) turns what a client names — a graph id or an
+assistant UUID — into an assistant, for runs, crons and the assistant endpoints alike.
+Every change is made inside the write transaction, from what is stored there, so two
+concurrent PATCHes make two versions, never the same one twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import lmdb
+import orjson
+
+from .. import ids
+from ..errors import Conflict, Invalid, NotFound
+from ..storage.env import Store, combine
+from ..storage.records import Assistant, AssistantVersion
+from ..storage.tables import Tables
+
+
+class Assistants:
+    def __init__(self, *, store: Store, tables: Tables, graph_ids: Callable[[], list[str]], crons: Any) -> None:
+        self.store = store
+        self.tables = tables
+        self.graph_ids = graph_ids
+        self.crons = crons
+
+    # -- resolving -----------------------------------------------------------------
+
+    def find(self, assistant_id: str) -> Assistant | None:
+        """The assistant named by a graph id or a UUID, or None."""
+        if assistant_id in self.graph_ids():
+            assistant_id = ids.graph_assistant_id(assistant_id)
+        parsed = ids.parse_uuid(assistant_id)
+        return self.tables.get_assistant(str(parsed)) if parsed is not None else None
+
+    def get(self, assistant_id: str) -> Assistant:
+        """`find`, for the assistant endpoints: 422 for an id that is neither, 404 when absent."""
+        if assistant_id not in self.graph_ids() and ids.parse_uuid(assistant_id) is None:
+            raise Invalid("Invalid assistant ID: must be a UUID")
+        assistant = self.find(assistant_id)
+        if assistant is None:
+            raise NotFound(f"Assistant {assistant_id} not found")
+        return assistant
+
+    def resolve_for_run(self, assistant_id: Any) -> Assistant:
+        """The assistant a run (or a cron's run) names, with the reference's errors."""
+        if assistant_id is None:
+            raise Invalid('"assistant_id" is a required property')
+        if not isinstance(assistant_id, str) or not assistant_id:
+            raise Invalid(f'{orjson.dumps(assistant_id).decode()} is not of type "string"\n\nOn instance["assistant_id"]')
+        graphs = self.graph_ids()
+        if assistant_id not in graphs and ids.parse_uuid(assistant_id) is None:
+            keys = ", ".join(graphs)
+            raise Invalid(
+                f"Invalid assistant: '{assistant_id}'. Must be either:\n- A valid assistant UUID, or\n- One of the registered graphs: {keys}"
+            )
+        assistant = self.find(assistant_id)
+        if assistant is None or assistant.graph_id not in graphs:
+            raise NotFound("Thread or assistant not found.")
+        return assistant
+
+    # -- changing ------------------------------------------------------------------
+
+    async def create(self, assistant: Assistant, *, if_exists: str) -> Assistant:
+        """Store a new assistant (version 1); with `if_exists="do_nothing"` an existing
+        one with the same id is returned instead of a 409."""
+
+        def op(txn: lmdb.Transaction) -> Assistant:
+            existing = self.tables.get_assistant(assistant.assistant_id, txn)
+            if existing is not None:
+                if if_exists == "do_nothing":
+                    return existing
+                raise Conflict(f"Assistant {assistant.assistant_id} already exists")
+            return self.tables.put_assistant_op(assistant)(txn)
+
+        return await self.store.write(op)
+
+    async def patch(self, assistant_id: str, change: Callable[[Assistant], None]) -> Assistant:
+        """Apply `change` to the stored assistant and store it as a new version (one more
+        than the newest stored), all in one transaction."""
+
+        def op(txn: lmdb.Transaction) -> Assistant:
+            assistant = self.tables.get_assistant(assistant_id, txn)
+            if assistant is None:
+                raise NotFound(f"Assistant {assistant_id} not found")
+            latest = max((v.version for v in self.tables.assistant_versions(assistant_id, txn)), default=assistant.version)
+            change(assistant)
+            assistant.version = latest + 1
+            assistant.updated_at = ids.now_iso()
+            return self.tables.put_assistant_op(assistant)(txn)
+
+        return await self.store.write(op)
+
+    async def set_latest(self, assistant_id: str, version: int | None) -> Assistant:
+        """Make a stored version the assistant's current one (no new version)."""
+
+        def op(txn: lmdb.Transaction) -> Assistant:
+            assistant = self.tables.get_assistant(assistant_id, txn)
+            if assistant is None:
+                raise NotFound(f"Assistant {assistant_id} not found")
+            chosen = next((v for v in self.tables.assistant_versions(assistant_id, txn) if v.version == version), None)
+            if chosen is None:
+                raise NotFound(f"Assistant {assistant_id} has no version {version}")
+            assistant.version = chosen.version
+            assistant.config, assistant.context, assistant.metadata = chosen.config, chosen.context, chosen.metadata
+            assistant.name, assistant.graph_id, assistant.description = chosen.name, chosen.graph_id, chosen.description
+            assistant.updated_at = ids.now_iso()
+            return self.tables.put_assistant_op(assistant, new_version=False)(txn)
+
+        return await self.store.write(op)
+
+    async def delete(self, assistant_id: str) -> None:
+        """The assistant, its versions and its crons (as the reference cascades), in one commit."""
+        deleted, _ = await self.store.write(combine(self.tables.delete_assistant_op(assistant_id), self.crons.delete_matching_op(assistant_id=assistant_id)))
+        if not deleted:
+            raise NotFound(f"Assistant {assistant_id} not found")
+        self.crons.notify()
+
+    def versions(self, assistant_id: str) -> list[AssistantVersion]:
+        """Every stored version, newest first."""
+        return sorted(self.tables.assistant_versions(assistant_id), key=lambda v: v.version, reverse=True)
+
+    async def ensure_defaults(self, graphs: dict[str, Any]) -> None:
+        """Each graph gets an assistant with the reference's deterministic id, named after
+        the graph (or the graph's own name), with `metadata.created_by = "system"`."""
+        for graph_id, spec in graphs.items():
+            now = ids.now_iso()  # one each: searches list them newest first, like the reference
+            name = getattr(spec.target, "name", None)
+            assistant = Assistant(
+                assistant_id=ids.graph_assistant_id(graph_id),
+                graph_id=graph_id,
+                name=name if name and name != "LangGraph" else graph_id,
+                created_at=now,
+                updated_at=now,
+                metadata={"created_by": "system"},
+                description=spec.description,
+            )
+            await self.create(assistant, if_exists="do_nothing")

@@ -1,0 +1,139 @@
+"""Driving one run's graph on the asyncio loop and appending what it streams to the log.
+
+The graph runs on the loop thread (see `bridge`); its output is encoded there, once
+(`ChunkEncoder`), handed to trio, and appended to the thread's event log in batches:
+whatever arrived while the previous append was committing goes in the next one. The
+producer may run at most `BACKLOG` events ahead of the appends, so a graph that
+streams faster than the disk can commit waits instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Callable
+
+import trio
+
+from ..storage.eventlog import EventLog
+from ..storage.records import Assistant, LogEvent, Run
+from .bridge import AsyncioBridge, Backpressure, current_run
+from .chunks import ChunkEncoder, graph_stream_modes, to_command
+from .graphs import Graphs
+from .runconfig import run_config, run_context
+from .state import read_state
+
+log = logging.getLogger(__name__)
+
+BACKLOG = 2048  # events a graph may stream ahead of the log
+
+
+class Driver:
+    """Runs graphs for the run queue; knows nothing of queues, statuses or HTTP."""
+
+    def __init__(self, *, bridge: AsyncioBridge, graphs: Graphs, log: EventLog, checkpointer: Any, api_url: str = "") -> None:
+        self.bridge = bridge
+        self.graphs = graphs
+        self.log = log
+        self.checkpointer = checkpointer
+        self.api_url = api_url
+
+    async def drive(self, run: Run, assistant: Assistant | None) -> dict[str, Any] | None:
+        """Run the graph to its end, appending its output to the log. Returns the
+        thread's state afterwards (None for a stateless run). Raises what the graph
+        raised, after the events it streamed before it."""
+        kwargs = run.kwargs
+        config = run_config(run, assistant, api_url=self.api_url)
+        context = run_context(run, assistant)
+        send, receive = trio.open_memory_channel[LogEvent](math.inf)  # bounded by `flow`
+        flow = Backpressure(self.bridge.loop, BACKLOG)
+        result: dict[str, Any] = {}
+        failure: list[BaseException] = []
+
+        async def produce(emit: Callable[[LogEvent], None]) -> None:
+            current_run.set(run.run_id)
+
+            def counted(event: LogEvent) -> None:
+                flow.sent += 1
+                emit(event)
+
+            graph = await self.graphs.build(run.graph_id, config, stateless=run.temporary)
+            encoder = ChunkEncoder(run.run_id, run.stream_mode, run.stream_subgraphs, counted)
+            graph_input = await self._input(run, graph)
+            options: dict[str, Any] = dict(
+                stream_mode=graph_stream_modes(run.stream_mode),
+                subgraphs=run.stream_subgraphs,
+                interrupt_before=kwargs.get("interrupt_before"),
+                interrupt_after=kwargs.get("interrupt_after"),
+            )
+            if context:
+                options["context"] = context
+            if kwargs.get("durability"):
+                options["durability"] = kwargs["durability"]
+            if "events" in run.stream_mode:
+                async for event in graph.astream_events(graph_input, config, version="v2", **options):
+                    encoder.stream_event(event)
+                    await flow.throttle()
+            else:
+                async for item in graph.astream(graph_input, config, **options):
+                    if run.stream_subgraphs:
+                        ns, mode, chunk = item
+                    else:
+                        (mode, chunk), ns = item, None
+                    encoder.graph_chunk(ns, mode, chunk)
+                    await flow.throttle()
+            encoder.finish()
+            if not run.temporary:
+                result["state"] = await read_state(graph, run.thread_id)
+
+        async def producer() -> None:
+            try:
+                await self.bridge.pump(produce, send.send_nowait, label=f"run {run.run_id} on thread {run.thread_id}")
+            except Exception as exc:  # handed to the run, after the events before it
+                failure.append(exc)
+            finally:
+                send.close()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(producer)
+            async for first in receive:
+                batch = [first]
+                while True:
+                    try:
+                        batch.append(receive.receive_nowait())
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break
+                await self.log.append(run.thread_id, batch)
+                flow.ack(len(batch))
+        if failure:
+            raise failure[0]
+        return result.get("state")
+
+    async def _input(self, run: Run, graph: Any) -> Any:
+        """What the graph is invoked with: the run's input or command; for a later
+        attempt of a run the server had to stop, nothing (so it resumes from its last
+        checkpoint) once that checkpoint is the run's own."""
+        kwargs = run.kwargs
+        graph_input: Any = to_command(kwargs["command"]) if kwargs.get("command") else kwargs.get("input")
+        if run.attempt > 1 and not run.temporary and self.checkpointer is not None:
+            latest = await self.checkpointer.aget_tuple({"configurable": {"thread_id": run.thread_id, "checkpoint_ns": ""}})
+            if latest is not None and str(latest.metadata.get("run_id") or "") == run.run_id:
+                log.info("run %s on thread %s: attempt %d resumes from checkpoint %s", run.run_id, run.thread_id, run.attempt, latest.config["configurable"]["checkpoint_id"])
+                return None
+        return graph_input
+
+    async def state_after(self, run: Run, assistant: Assistant | None) -> dict[str, Any] | None:
+        """The thread's state after a failed or cancelled run (best effort: None when it
+        cannot be read)."""
+        if run.temporary:
+            return None
+        config = run_config(run, assistant, api_url=self.api_url)
+        try:
+            async def read() -> dict[str, Any]:
+                graph = await self.graphs.build(run.graph_id, config)
+                return await read_state(graph, run.thread_id)
+
+            return await self.bridge.call(read, label=f"state of thread {run.thread_id}")
+        except Exception:  # noqa: BLE001
+            log.debug("no state for thread %s after run %s", run.thread_id, run.run_id, exc_info=True)
+            return None

@@ -1,0 +1,122 @@
+"""Threads: creating, deleting (the whole cascade, in one commit), copying and pruning
+them, and their state (read, history, update), which the graph's own state methods
+compute on the graph loop against our checkpointer, as a run would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from .. import ids
+from ..errors import BadRequest, Conflict
+from ..storage.env import Store, combine
+from ..storage.eventlog import EventLog
+from ..storage.records import Thread
+from ..storage.tables import Tables
+from . import lifecycle
+from .bridge import AsyncioBridge
+from .graphs import Graphs
+from .queue import RunQueue, thread_interrupts
+from .runconfig import state_config
+from .state import EMPTY_STATE, read_history, read_state, update_state
+
+
+class Threads:
+    def __init__(self, *, store: Store, tables: Tables, log: EventLog, queue: RunQueue, graphs: Graphs, bridge: AsyncioBridge, checkpointer: Any, crons: Any) -> None:
+        self.store = store
+        self.tables = tables
+        self.log = log
+        self.queue = queue
+        self.graphs = graphs
+        self.bridge = bridge
+        self.checkpointer = checkpointer
+        self.crons = crons
+
+    # -- the thread itself -----------------------------------------------------------
+
+    async def delete(self, thread_id: str) -> None:
+        """The thread and everything of it: its runs (cancelled first), event log,
+        checkpoints and crons, in one commit; then every stream on it ends."""
+        with self.queue.closed_for(thread_id):
+            await self.queue.drain(thread_id)
+            await self.store.write(
+                combine(
+                    self.tables.delete_thread_op(thread_id),
+                    self.log.delete_op(thread_id),
+                    self.checkpointer.delete_thread_op(thread_id),
+                    self.crons.delete_matching_op(thread_id=thread_id),
+                )
+            )
+        self.log.end_streams(thread_id)
+        self.crons.notify()
+
+    async def copy(self, thread: Thread) -> Thread:
+        """A new thread with the same metadata and checkpoints, in one commit (not the
+        event log: that is the history of runs, which the copy did not have)."""
+        now = ids.now_iso()
+        copy = Thread(str(uuid.uuid4()), now, now, metadata=dict(thread.metadata), graph_id=thread.graph_id, values=thread.values, interrupts=thread.interrupts)
+        copy.status = "interrupted" if thread.status == "interrupted" else "idle"
+        await self.store.write(combine(self.tables.put_thread_op(copy), self.checkpointer.copy_thread_op(thread.thread_id, copy.thread_id)))
+        return copy
+
+    async def prune_history(self, thread_id: str) -> None:
+        """Keep only the thread's latest checkpoint (`POST /threads/prune`, keep_latest)."""
+        await self.store.write(self.checkpointer.prune_op([thread_id], strategy="keep_latest"))
+
+    # -- its state -------------------------------------------------------------------
+
+    def graph_id(self, thread: Thread) -> str | None:
+        graph_id = thread.graph_id or thread.metadata.get("graph_id")
+        return graph_id if graph_id in self.graphs else None
+
+    def _config(self, thread: Thread) -> dict[str, Any]:
+        assistant_id = thread.metadata.get("assistant_id")
+        assistant = self.tables.get_assistant(assistant_id) if isinstance(assistant_id, str) and ids.parse_uuid(assistant_id) else None
+        return state_config(thread.thread_id, thread.config, assistant)
+
+    async def _graph(self, thread: Thread) -> Any:
+        graph_id = self.graph_id(thread)
+        if graph_id is None:
+            raise BadRequest(
+                f"Thread '{thread.thread_id}' has no assigned graph ID. This usually occurs when no runs have been made on this "
+                "particular thread. This operation requires a graph ID. Please ensure a run has been made for the thread or "
+                "manually update the thread metadata (by setting the 'graph_id' field) before running this operation."
+            )
+        config = self._config(thread)
+        return await self.bridge.call(lambda: self.graphs.build(graph_id, config), label=f"graph of thread {thread.thread_id}")
+
+    async def state(self, thread: Thread, checkpoint: dict[str, Any] | None = None, *, subgraphs: bool = False) -> dict[str, Any]:
+        if self.graph_id(thread) is None:
+            return dict(EMPTY_STATE)
+        graph = await self._graph(thread)
+        return await self.bridge.call(lambda: read_state(graph, thread.thread_id, checkpoint, subgraphs=subgraphs))
+
+    async def history(self, thread: Thread, *, limit: int, before: dict[str, Any] | None, metadata: dict[str, Any] | None, checkpoint: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        if self.graph_id(thread) is None:
+            return []
+        graph = await self._graph(thread)
+        return await self.bridge.call(lambda: read_history(graph, thread.thread_id, limit=limit, before=before, metadata=metadata, checkpoint=checkpoint))
+
+    async def update_state(self, thread: Thread, values: Any, *, as_node: str | None, checkpoint: dict[str, Any] | None) -> dict[str, Any]:
+        """`POST /threads/{id}/state`: a new checkpoint, the thread's values and status,
+        and a `state_update` event."""
+        if self.queue.has_work(thread.thread_id):
+            raise Conflict(f"Thread {thread.thread_id} has in-flight runs: {self.queue.run_ids(thread.thread_id)}")
+        graph = await self._graph(thread)
+        if as_node is not None and as_node not in graph.nodes:
+            raise BadRequest(f"Node {as_node} does not exist")
+        try:
+            configurable, state = await self.bridge.call(lambda: update_state(graph, thread.thread_id, values, as_node=as_node, checkpoint=checkpoint))
+        except (ValueError, KeyError, TypeError) as exc:  # the graph refused the update
+            raise BadRequest(f"{type(exc).__name__}: {exc}") from None
+        _, events_op = self.log.prepare(thread.thread_id, [lifecycle.state_update_event(thread.thread_id, state)])
+
+        def settle(t: Thread) -> None:
+            t.values = state["values"]
+            t.interrupts = thread_interrupts(state)
+            t.status = lifecycle.thread_status(has_work=False, errored=False, interrupted=bool(state["next"]))
+            t.updated_at = ids.now_iso()
+
+        await self.store.write(combine(self.tables.update_thread_op(thread.thread_id, settle), events_op))
+        return {"checkpoint": configurable, "configurable": configurable, "checkpoint_id": configurable.get("checkpoint_id")}

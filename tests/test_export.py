@@ -329,3 +329,94 @@ def test_round_trip_with_import(moved, tmp_path):
         asyncio.run(compare(server.url))
     finally:
         server.stop()
+
+
+def test_platform_target_through_the_api(tmp_path):
+    """`--target platform` speaks the Agent Server API; trioserver serves that API too, so it
+    stands in for a licensed LangGraph Platform here (no Postgres needed)."""
+
+    async def seed_small(url: str) -> dict[str, Any]:
+        client = get_client(url=url, api_key=None)
+        try:
+            stopped = await client.threads.create(metadata={"k": "v"})
+            await client.runs.wait(stopped["thread_id"], "agent", input={"topic": "owls"}, interrupt_before=["generate_joke"])
+            assistant = await client.assistants.create("agent", config={"configurable": {"tone": "dry"}}, name="dry")
+            await client.assistants.update(assistant["assistant_id"], name="wry")
+            await client.store.put_item(["docs"], "intro", {"text": "read me"})
+            await client.crons.create(assistant["assistant_id"], schedule="0 0 1 1 *", input={"topic": "cron"})
+            return {"thread": stopped["thread_id"], "state": await client.threads.get_state(stopped["thread_id"]), "assistant": assistant["assistant_id"]}
+        finally:
+            await client.http.client.aclose()
+
+    source = ServerProcess(tmp_path / "source").start()
+    try:
+        seeded = asyncio.run(seed_small(source.url))
+    finally:
+        source.stop()
+    target = ServerProcess(tmp_path / "target").start()
+    try:
+        for _ in range(2):  # the second run must not duplicate anything
+            done = trioserver("export", "--data-dir", str(tmp_path / "source"), "--target", "platform", "--api", target.url)
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert "history, checkpoint ids" in done.stdout  # what does not move is said
+
+        async def check() -> None:
+            client = get_client(url=target.url, api_key=None)
+            try:
+                thread = await client.threads.get(seeded["thread"])
+                assert thread["metadata"]["k"] == "v"
+                state = await client.threads.get_state(seeded["thread"])
+                assert state["values"] == seeded["state"]["values"] and state["next"] == ["generate_joke"]
+                versions = await client.assistants.get_versions(seeded["assistant"])
+                assert sorted(v["name"] for v in versions) == ["dry", "wry"]
+                assert (await client.store.get_item(["docs"], "intro"))["value"] == {"text": "read me"}
+                assert len(await client.crons.search()) == 1
+                await client.runs.wait(seeded["thread"], "agent", input=None)  # and it goes on from there
+                assert (await client.threads.get_state(seeded["thread"]))["values"]["joke"] == "This is a joke about owls and cats"
+            finally:
+                await client.http.client.aclose()
+
+        asyncio.run(check())
+    finally:
+        target.stop()
+
+
+def test_import_from_a_plain_checkpointer_database(moved, tmp_path):
+    """A database written by langgraph-checkpoint-postgres alone (no Aegra tables): threads
+    are rebuilt from their checkpoints."""
+    import psycopg
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    from trioserver.examples.joke import graph
+
+    with psycopg.connect(moved.database_url, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS plain")
+        admin.execute("CREATE DATABASE plain")
+    plain_url = moved.database_url.rsplit("/", 1)[0] + "/plain"
+    thread_id = "5b1f4c36-7a8e-4a39-9c4e-0d1c2d3e4f50"
+    with PostgresSaver.from_conn_string(plain_url) as saver:
+        saver.setup()
+        app = graph.copy(update={"checkpointer": saver})
+        config = {"configurable": {"thread_id": thread_id}, "metadata": {"graph_id": "agent"}}
+        app.invoke({"topic": "moths"}, config, interrupt_before=["generate_joke"])
+        expected = [(s.config["configurable"]["checkpoint_id"], s.values, s.next) for s in app.get_state_history(config)]
+    back = tmp_path / "plain-back"
+    imported = trioserver("import", "--from-postgres", plain_url, "--data-dir", str(back))
+    assert imported.returncode == 0 and "langgraph-checkpoint-postgres database" in imported.stdout, imported.stdout + imported.stderr
+    assert "verified:" in imported.stdout
+
+    async def compare(url: str) -> None:
+        client = get_client(url=url, api_key=None)
+        try:
+            thread = await client.threads.get(thread_id)
+            assert thread["status"] == "idle" and thread["metadata"]["graph_id"] == "agent"
+            history = await client.threads.get_history(thread_id, limit=100)
+            assert [(h["checkpoint"]["checkpoint_id"], h["values"], tuple(h["next"])) for h in history] == expected
+        finally:
+            await client.http.client.aclose()
+
+    server = ServerProcess(back).start()
+    try:
+        asyncio.run(compare(server.url))
+    finally:
+        server.stop()

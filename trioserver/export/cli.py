@@ -88,7 +88,7 @@ def _import(args: argparse.Namespace) -> int:
         print(f"trioserver import: {exc}; {EXTRA_HINT}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001
-        if type(exc).__name__ == "OperationalError":
+        if type(exc).__name__ in ("OperationalError", "SourceNotReady"):
             print(f"trioserver import: {exc}", file=sys.stderr)
             return 1
         raise

@@ -200,6 +200,8 @@ def _copy(src: DataDir, target: Any, plan: Plan, opts: ExportOptions, started: f
 
     elapsed = time.monotonic() - started
     order = ("threads", "checkpoints", "writes", "runs", "assistants", "assistant versions", "default assistants kept", "crons", "store items")
+    if target.checkpointer() is None:  # an API target takes threads, not their checkpoints or runs
+        order = tuple(k for k in order if k not in ("checkpoints", "writes", "runs"))
     out(f"moved {_line({k: moved[k] for k in order})} in {elapsed:.1f} s")
     for line in skipped:
         out(f"not moved: {line}")
@@ -212,7 +214,9 @@ def _copy(src: DataDir, target: Any, plan: Plan, opts: ExportOptions, started: f
     if not src.still_alone():
         out("warning: another process opened the data directory during the export; run it again with the server stopped")
         status = 1
-    out(f"target now holds: {_line(target.counts())}")
+    held = target.counts()
+    if held:
+        out(f"target now holds: {_line(held)}")
     return status
 
 

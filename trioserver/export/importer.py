@@ -27,6 +27,10 @@ AEGRA_TABLES = ("thread", "assistant", "assistant_versions", "runs", "crons")
 INTERRUPT = "__interrupt__"
 
 
+class SourceNotReady(Exception):
+    """The database holds nothing this importer reads."""
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
@@ -46,6 +50,9 @@ class PostgresSource:
         self.owner = owner
         self.aegra = all(self._exists(t) for t in AEGRA_TABLES)
         self.has_store = self._exists("store")
+        if not self._exists("checkpoints") or not self._exists("checkpoint_writes"):
+            self.close()
+            raise SourceNotReady("this database has no LangGraph checkpoint tables (checkpoints, checkpoint_writes): nothing to import")
 
     def close(self) -> None:
         self.conn.close()

@@ -477,6 +477,13 @@ check("reconnect: subscription.reconnect replays after since [websocket]", async
   }
 });
 
+check("replay: a late subscriber still gets named custom events [sse]", async () => {
+  const thread = openThread("sse", "tools");
+  await runAll(thread, { messages: [{ type: "human", content: "weather in Paris?" }] });
+  const late = await rawStream(thread.threadId, { channels: ["custom:toolCallCount", "lifecycle"] }, isRootTerminal, "the replay");
+  assert.deepEqual(of(late, "custom").map((e) => e.params.data), [{ name: "toolCallCount", payload: 1 }]);
+}, { beyondReference: "the Python reference does not replay named custom events" });
+
 check("errors: bad commands and filters get the reference's answers [sse]", async () => {
   const t = crypto.randomUUID();
   let r = await command(t, "{not json");

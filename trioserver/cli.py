@@ -9,6 +9,7 @@ import sys
 
 import trio
 
+from . import frozen
 from .export import cli as export_commands
 from .runtime.graphs import GraphLoadError, default_config_path, load_config
 from .server import run_server
@@ -18,8 +19,13 @@ from .storage.retention import RetentionPolicy
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["pip"]:  # everything after `pip` is pip's, options included
+        return frozen.pip_main(argv[1:])
     parser = argparse.ArgumentParser(prog="trioserver", description="A LangGraph Agent Server on Trio with a durable LMDB event log.")
+    parser.add_argument("--version", action=frozen.VersionAction)
     sub = parser.add_subparsers(dest="command")
+    sub.add_parser("pip", add_help=False, help="the bundled pip, to fill a dependencies directory (install needs --target DIR)")
     serve = sub.add_parser("serve", help="serve the graphs of a langgraph.json (default: the bundled examples)")
     serve.add_argument("--config", default=None, help="path to langgraph.json (default: bundled example graphs)")
     serve.add_argument("--host", default="127.0.0.1")
@@ -31,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--retention-days", type=float, default=30.0, help="drop a thread's events older than this (default 30)")
     serve.add_argument("--retention-events", type=int, default=200_000, help="keep at most this many events per thread (default 200000)")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--python-path", action="append", default=[], metavar="DIR",
+                       help="put DIR on the import path, like PYTHONPATH (which a frozen binary ignores); repeatable")
     export_commands.register(sub)
     args = parser.parse_args(argv)
     if args.command in ("export", "import"):
@@ -39,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    frozen.prepare_import_path(args.python_path, args.config)
     try:
         graphs = load_config(args.config or default_config_path())
     except GraphLoadError as exc:

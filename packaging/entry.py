@@ -1,0 +1,30 @@
+"""Entry point of the `trioserver` binary: the same command line as the `trioserver` script.
+
+PyInstaller freezes this file, not `trioserver.cli` itself, so the CLI stays an ordinary
+module (found by collect_submodules) however the package is laid out.
+
+Start-up is almost all imports, which allocate a few hundred thousand long-lived objects
+and so set off the cyclic garbage collector dozens of times for next to nothing. While the
+CLI module and what the bundled graphs use are imported, the collector runs less often
+(first-generation threshold 10,000 instead of 700): about 0.05 s less start-up for 0.2 MB
+more memory (turning it off altogether saves 0.07 s but keeps 2 MB of import garbage).
+"""
+
+import gc
+import sys
+
+if __name__ == "__main__":
+    usual = gc.get_threshold()
+    gc.set_threshold(10_000, 1_000, 1_000)
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # a spawned child runs its task, not the CLI
+
+    from trioserver.cli import main
+
+    # What the bundled examples import beyond the server itself (cheap if already loaded).
+    import langchain_core.language_models.fake_chat_models  # noqa: F401
+    import langgraph.graph  # noqa: F401
+
+    gc.set_threshold(*usual)
+    sys.exit(main())

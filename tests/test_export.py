@@ -293,6 +293,26 @@ def test_threads_continue_on_aegra(moved):
     asyncio.run(check())
 
 
+def test_export_again_after_threads_went_on(moved):
+    """Re-running the export once threads have moved on in the target leaves their newer
+    state alone: the same checkpoints are rewritten, the newer thread rows are kept."""
+    again = trioserver("export", "--data-dir", str(moved.data_dir), "--to-postgres", moved.database_url)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "are newer on the target" in again.stdout
+
+    async def check() -> None:
+        client = get_client(url=moved.aegra.url, api_key=None)
+        try:
+            asking = await client.threads.get(moved.seeded.threads["asking"])
+            assert asking["status"] == "idle"  # resumed there; not set back to 'interrupted'
+            state = await client.threads.get_state(moved.seeded.threads["asking"])
+            assert state["values"]["answer"] == "yes (confirmed)"
+        finally:
+            await client.http.client.aclose()
+
+    asyncio.run(check())
+
+
 def test_round_trip_with_import(moved, tmp_path):
     back = tmp_path / "back"
     imported = trioserver("import", "--from-postgres", moved.database_url, "--data-dir", str(back))

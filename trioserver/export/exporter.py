@@ -228,8 +228,10 @@ def _verify(src: DataDir, target: Any, plan: Plan, out: Callable[[str], None]) -
     from .verify import verify
 
     started = time.monotonic()
-    differences = verify(src.saver, saver, [t.thread_id for t in plan.threads])
+    differences, newer = verify(src.saver, saver, [t.thread_id for t in plan.threads])
     n = sum(plan.checkpoints.values())
+    if newer:
+        out(f"verification: {newer:,} checkpoint(s) are newer on the target (threads that went on there since an earlier export)")
     if not differences:
         out(f"verified: {len(plan.threads):,} threads, {n:,} checkpoints identical on both sides ({time.monotonic() - started:.1f} s)")
         return 0

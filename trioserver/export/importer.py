@@ -274,7 +274,9 @@ def _verify(src: PostgresSource, data_dir: str, thread_ids: list[str], out: Call
 
     started = time.monotonic()
     with DataDir(data_dir) as written:
-        differences = verify(src.saver, written.saver, thread_ids)
+        differences, newer = verify(src.saver, written.saver, thread_ids)
+    if newer:
+        out(f"verification: {newer:,} checkpoint(s) are newer in the data directory (threads that went on there since an earlier import)")
     if not differences:
         out(f"verified: {len(thread_ids):,} threads identical on both sides ({time.monotonic() - started:.1f} s)")
         return 0

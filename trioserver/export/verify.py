@@ -47,31 +47,42 @@ def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
     return None if a == b else f"{path}: {a!r:.80} != {b!r:.80}"
 
 
-def compare_thread(source: BaseCheckpointSaver, target: BaseCheckpointSaver, thread_id: str) -> list[str]:
-    """What differs between the thread's checkpoints on the two sides (empty: identical)."""
+def compare_thread(source: BaseCheckpointSaver, target: BaseCheckpointSaver, thread_id: str) -> tuple[list[str], int]:
+    """What differs between the thread's checkpoints on the two sides (empty: identical),
+    and how many checkpoints are newer on the target: found only there, or with more
+    pending writes there. Those are not differences: the thread went on there after an
+    earlier copy."""
     mine, theirs = _chain(source, thread_id), _chain(target, thread_id)
-    problems = []
+    problems, extra = [], len(set(theirs) - set(mine))
     for key in sorted(set(mine) - set(theirs)):
         problems.append(f"checkpoint {key[1]} (ns {key[0]!r}) is missing on the target")
-    for key in sorted(set(theirs) - set(mine)):
-        problems.append(f"checkpoint {key[1]} (ns {key[0]!r}) exists only on the target (the thread went on there?)")
     for key in sorted(set(mine) & set(theirs)):
         a, b = mine[key], theirs[key]
         where = f"checkpoint {key[1]} (ns {key[0]!r})"
         if _parent(a) != _parent(b):
             problems.append(f"{where}: parent {_parent(a)} != {_parent(b)}")
-        for part in ("metadata", "checkpoint", "pending_writes"):
+        for part in ("metadata", "checkpoint"):
             found = _first_difference(getattr(a, part), getattr(b, part), part)
             if found:
                 problems.append(f"{where}: {found}")
-    return problems
+        mine_w, theirs_w = list(a.pending_writes or []), list(b.pending_writes or [])
+        if len(theirs_w) > len(mine_w) and all(w in theirs_w for w in mine_w):
+            extra += 1  # tasks ran from this checkpoint on the target (a resumed thread)
+        else:
+            found = _first_difference(mine_w, theirs_w, "pending_writes")
+            if found:
+                problems.append(f"{where}: {found}")
+    return problems, extra
 
 
-def verify(source: BaseCheckpointSaver, target: BaseCheckpointSaver, thread_ids: Iterable[str]) -> dict[str, list[str]]:
-    """Differences per thread, for the threads that differ."""
-    out = {}
+def verify(source: BaseCheckpointSaver, target: BaseCheckpointSaver, thread_ids: Iterable[str]) -> tuple[dict[str, list[str]], int]:
+    """Differences per thread (for the threads that differ), and the number of checkpoints
+    found only on the target."""
+    out, newer = {}, 0
     for thread_id in thread_ids:
-        problems = compare_thread(source, target, thread_id)
+        problems, extra = compare_thread(source, target, thread_id)
+        newer += extra
         if problems:
             out[thread_id] = problems
-    return out
+    return out, newer
+

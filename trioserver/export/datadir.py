@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import inspect
 import os
 import struct
 from collections.abc import Callable, Iterator
@@ -87,11 +86,6 @@ class DataDirMissing(Exception):
     """There is no trioserver data directory at the path."""
 
 
-# Issue 9 moves LmdbSaver and LmdbStore from an lmdb environment to a `Store`: accept both
-# until every checkout has the new constructors.
-_TAKE_STORE = "store" in inspect.signature(LmdbSaver.__init__).parameters
-
-
 # -- who has the environment open ---------------------------------------------------------
 
 # struct flock on Linux/x86-64 and aarch64: short l_type, short l_whence, off_t l_start,
@@ -140,16 +134,6 @@ class _ReadOnlyStore:
         self.env = lmdb.open(path, readonly=True, lock=True, max_dbs=64, subdir=True)
         self._dbs: dict[str, Any] = {}
 
-    # What the storage classes took before they took a Store: an environment.
-    def open_db(self, name: bytes, **_: Any) -> Any:
-        return self.db(name.decode())
-
-    def begin(self, **kwargs: Any) -> lmdb.Transaction:
-        return self.env.begin(**kwargs)
-
-    def max_key_size(self) -> int:
-        return self.env.max_key_size()
-
     def has_db(self, name: str) -> bool:
         with self.env.begin() as txn:  # named databases are keys of the main one
             return txn.get(name.encode()) is not None
@@ -191,7 +175,7 @@ class DataDir:
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> "DataDir":
+    def __enter__(self) -> DataDir:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -273,14 +257,14 @@ class DataDirWriter:
         _refuse_if_open(self.path)
         self.store = Store(self.path)
         self.tables = Tables(self.store)
-        self.saver = LmdbSaver(self.store if _TAKE_STORE else self.store.env)
-        self.kv = LmdbStore(self.store if _TAKE_STORE else self.store.env)
+        self.saver = LmdbSaver(self.store)
+        self.kv = LmdbStore(self.store)
         self.crons = Crons(self.store)
 
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> "DataDirWriter":
+    def __enter__(self) -> DataDirWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -291,11 +275,7 @@ class DataDirWriter:
             for op in ops:
                 op(txn)
 
-        if hasattr(self.store, "write_blocking"):  # commits in place while no writer runs
-            self.store.write_blocking(all_ops)
-        else:
-            with self.store.env.begin(write=True) as txn:
-                all_ops(txn)
+        self.store.write_blocking(all_ops)  # no writer task runs here: commits in place
 
     def put_thread(self, thread: Thread, checkpoints: list[tuple[dict, dict, dict, str | None]], writes: list[tuple[str, str, str, str, int, str, Any]], runs: list[Run]) -> None:
         """The thread, its checkpoints and their pending writes, and its runs, in one commit.
@@ -369,10 +349,10 @@ class DataDirWriter:
             }
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _micros(when: dt.datetime) -> int:
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC)
     return (when - _EPOCH) // dt.timedelta(microseconds=1)

@@ -19,9 +19,8 @@ from typing import Any
 
 import attrs
 import pytest
-from langgraph_sdk import get_client
-
 from export.harness import AegraProcess, Unavailable, aegra_python, postgres
+from langgraph_sdk import get_client
 from serverproc import ROOT, ServerProcess
 
 pytest.importorskip("langgraph.checkpoint.postgres", reason="the [export] extra is not installed (pip install -e '.[test]')")

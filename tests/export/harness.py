@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-
 from serverproc import ROOT, free_port
 
 AEGRA_CONFIG = ROOT / "tests" / "export" / "aegra.json"
@@ -66,7 +65,7 @@ class AegraProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120.0) -> "AegraProcess":
+    def start(self, timeout: float = 120.0) -> AegraProcess:
         env = {
             **os.environ,
             "AEGRA_CONFIG": str(AEGRA_CONFIG),

@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.store.base import PutOp
 from langgraph.store.postgres import PostgresStore
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
-from .exporter import default_assistant_id
 from .datadir import Assistant, AssistantVersion, Checkpoint, Cron, Run, StoreItem, Thread
+from .exporter import default_assistant_id
 
+_DeltaSnapshot: type | None
 try:  # a DeltaChannel snapshot is kept as a blob with an inline marker (as PostgresSaver.put does)
     from langgraph.checkpoint.serde.types import _DeltaSnapshot
 except ImportError:  # pragma: no cover - older langgraph
@@ -50,7 +51,7 @@ def _ts(value: str | None) -> dt.datetime | None:
     if not value:
         return None
     parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _json(value: Any) -> Jsonb | None:
@@ -77,7 +78,12 @@ class AegraTarget:
     # -- readiness -------------------------------------------------------------------------
 
     def _exists(self, table: str) -> bool:
-        return self.conn.execute("SELECT to_regclass(%s) AS t", (table,)).fetchone()["t"] is not None
+        return self._one("SELECT to_regclass(%s) AS t", (table,))["t"] is not None
+
+    def _one(self, sql: str, args: tuple = ()) -> dict[str, Any]:
+        row = self.conn.execute(sql, args).fetchone()
+        assert row is not None, sql  # aggregate queries always answer one row
+        return row
 
     def check_ready(self) -> None:
         """Refuse a database Aegra has not set up, or one whose checkpointer schema is not the
@@ -89,7 +95,7 @@ class AegraTarget:
                 + ", ".join(missing or ["checkpoint_migrations/store_migrations"])
                 + "). Start Aegra once with this DATABASE_URL (it creates its tables at start-up), stop or keep it, and run the export again."
             )
-        row = self.conn.execute("SELECT max(v) AS v FROM checkpoint_migrations").fetchone()
+        row = self._one("SELECT max(v) AS v FROM checkpoint_migrations")
         expected = len(self.saver.MIGRATIONS) - 1
         if row["v"] != expected:
             raise TargetNotReady(
@@ -195,7 +201,7 @@ class AegraTarget:
                 (tid, status, Jsonb(self.thread_metadata(thread)), self.owner, _ts(thread.created_at), _ts(thread.updated_at)),
             )
             blob_rows: dict[tuple[str, str, str], tuple] = {}
-            write_rows = []
+            write_rows: list[tuple] = []
             for c in checkpoints:
                 inline: dict[str, Any] = {}
                 for channel, (type_, blob) in c.blobs.items():
@@ -211,7 +217,8 @@ class AegraTarget:
                 if c.parent_id:
                     parent["checkpoint_id"] = c.parent_id
                 # The row itself is the saver's: given only inline values, `put` writes no blob.
-                self.saver.put({"configurable": parent}, {**c.checkpoint, "channel_values": inline}, c.metadata, {})
+                row: Any = {**c.checkpoint, "channel_values": inline}
+                self.saver.put({"configurable": parent}, row, cast(Any, c.metadata), {})
                 write_rows.extend(
                     (tid, c.ns, c.checkpoint_id, w.task_id, w.task_path, w.idx, w.channel, w.type, w.blob) for w in c.writes
                 )
@@ -290,7 +297,7 @@ class AegraTarget:
             "threads": "thread", "checkpoints": "checkpoints", "blobs": "checkpoint_blobs", "writes": "checkpoint_writes",
             "runs": "runs", "assistants": "assistant", "assistant versions": "assistant_versions", "crons": "crons", "store items": "store",
         }
-        return {name: self.conn.execute(f"SELECT count(*) AS n FROM {table}").fetchone()["n"] for name, table in tables.items()}
+        return {name: self._one(f"SELECT count(*) AS n FROM {table}")["n"] for name, table in tables.items()}
 
 
 def _inline(type_: str, blob: bytes, serde: Any) -> tuple[bool, Any]:

@@ -18,7 +18,7 @@ import fcntl
 import os
 import struct
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import lmdb
@@ -143,12 +143,12 @@ class _ReadOnlyStore:
             self._dbs[name] = self.env.open_db(name.encode(), create=False)
         return self._dbs[name]
 
-    def read(self, fn: Callable[[lmdb.Transaction], Any]) -> Any:
+    def read(self, fn: Callable[[Any], Any]) -> Any:
         with self.reading() as txn:
             return fn(txn)
 
     @contextlib.contextmanager
-    def reading(self) -> Iterator[lmdb.Transaction]:
+    def reading(self) -> Iterator[Any]:
         with self.env.begin(buffers=False) as txn:
             yield txn
 
@@ -270,8 +270,8 @@ class DataDirWriter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _commit(self, ops: list[Callable[[lmdb.Transaction], Any]]) -> None:
-        def all_ops(txn: lmdb.Transaction) -> None:
+    def _commit(self, ops: list[Callable[[Any], Any]]) -> None:
+        def all_ops(txn: Any) -> None:
             for op in ops:
                 op(txn)
 
@@ -282,7 +282,7 @@ class DataDirWriter:
 
         `checkpoints`: (checkpoint with decoded channel_values, metadata, config, parent id)
         oldest first; `writes`: (ns, checkpoint_id, task_id, task_path, idx, channel, value)."""
-        ops: list[Callable[[lmdb.Transaction], Any]] = [self.tables.put_thread_op(thread)]
+        ops: list[Callable[[Any], Any]] = [self.tables.put_thread_op(thread)]
         for checkpoint, metadata, _config, parent_id in checkpoints:
             ns = _config["configurable"].get("checkpoint_ns", "")
             parent_conf = {"thread_id": thread.thread_id, "checkpoint_ns": ns}
@@ -290,7 +290,7 @@ class DataDirWriter:
                 parent_conf["checkpoint_id"] = parent_id
             values = checkpoint["channel_values"]
             versions = {ch: v for ch, v in checkpoint["channel_versions"].items() if ch in values}
-            op, _ = self.saver._put_op({"configurable": parent_conf}, checkpoint, metadata, versions)
+            op, _ = self.saver._put_op(cast(Any, {"configurable": parent_conf}), cast(Any, checkpoint), cast(Any, metadata), versions)
             ops.append(op)
         # A task's regular writes in one call, in idx order (positions give the idx back);
         # each special write (interrupt, resume, error, ...) on its own, at its fixed idx.
@@ -298,7 +298,7 @@ class DataDirWriter:
         for ns, checkpoint_id, task_id, task_path, idx, channel, value in writes:
             groups.setdefault((ns, checkpoint_id, task_id, task_path, idx < 0), []).append((idx, channel, value))
         for (ns, checkpoint_id, task_id, task_path, special), rows in groups.items():
-            config = {"configurable": {"thread_id": thread.thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}}
+            config: Any = {"configurable": {"thread_id": thread.thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}}
             rows.sort(key=lambda r: r[0])
             batches = [[r] for r in rows] if special else [rows]
             for batch in batches:
@@ -309,7 +309,7 @@ class DataDirWriter:
     def put_assistant(self, assistant: Assistant, versions: list[AssistantVersion]) -> None:
         """The assistant and each of its versions (the record of version N is the assistant
         as it was at N), then its current state."""
-        ops = []
+        ops: list[Callable[[Any], Any]] = []
         for v in versions:
             at_version = Assistant(
                 assistant_id=v.assistant_id, graph_id=v.graph_id, name=v.name, created_at=assistant.created_at,

@@ -15,18 +15,17 @@ from typing import Any
 
 import attrs
 
-from .datadir import DataDir, Thread
+from .datadir import DataDir, Run, Thread
+from .progress import Progress
 
+ACTIVE_RUN = ("pending", "running")
+STORE_BATCH = 500
 GRAPH_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
 
 def default_assistant_id(graph_id: str) -> str:
     """A graph's default assistant has this id on trioserver, Aegra and the Platform alike."""
     return str(uuid.uuid5(GRAPH_NAMESPACE, graph_id))
-from .progress import Progress
-
-ACTIVE_RUN = ("pending", "running")
-STORE_BATCH = 500
 
 
 @attrs.define
@@ -55,9 +54,9 @@ class Plan:
 
 def make_plan(src: DataDir, only: list[str] | None) -> Plan:
     threads = [t for t in src.threads() if not t.temporary and (not only or t.thread_id in only)]
-    counts = collections.Counter()
-    per_thread = {}
-    active = []
+    counts: collections.Counter[str] = collections.Counter()
+    per_thread: dict[str, int] = {}
+    active: list[Run] = []
     graphs: dict[str, dict[str, int]] = collections.defaultdict(lambda: {"threads": 0, "assistants": 0})
     for thread in threads:
         checkpoints = src.checkpoints(thread.thread_id)
@@ -124,6 +123,8 @@ def run_export(opts: ExportOptions, out: Callable[[str], None] = print) -> int:
 
 def _open_target(opts: ExportOptions) -> Any:
     owner_given = opts.owner is not None
+    if not opts.to:
+        raise ValueError("no target URL")
     if opts.target == "aegra":
         from .aegra import AegraTarget
 
@@ -152,7 +153,7 @@ def _copy(src: DataDir, target: Any, plan: Plan, opts: ExportOptions, started: f
             )
         if idle:
             out(f"graphs not served by the target, with nothing but their default assistant here: {', '.join(idle)}")
-    moved = collections.Counter()
+    moved: collections.Counter[str] = collections.Counter()
     skipped: list[str] = []
 
     for assistant, versions in src.assistants():
@@ -175,8 +176,8 @@ def _copy(src: DataDir, target: Any, plan: Plan, opts: ExportOptions, started: f
                 skipped.append(f"run {run.run_id} of thread {thread.thread_id}: its assistant {run.assistant_id} is gone")
                 continue
             runs.append((run, "interrupted" if run.status in ACTIVE_RUN else run.status))
-        status = "idle" if thread.status == "busy" else thread.status
-        target.put_thread(thread, status, checkpoints, runs, src.serde)
+        thread_status = "idle" if thread.status == "busy" else thread.status
+        target.put_thread(thread, thread_status, checkpoints, runs, src.serde)
         moved["threads"] += 1
         moved["checkpoints"] += len(checkpoints)
         moved["writes"] += sum(len(c.writes) for c in checkpoints)
@@ -199,7 +200,7 @@ def _copy(src: DataDir, target: Any, plan: Plan, opts: ExportOptions, started: f
     moved["store items"] = len(items)
 
     elapsed = time.monotonic() - started
-    order = ("threads", "checkpoints", "writes", "runs", "assistants", "assistant versions", "default assistants kept", "crons", "store items")
+    order: tuple[str, ...] = ("threads", "checkpoints", "writes", "runs", "assistants", "assistant versions", "default assistants kept", "crons", "store items")
     if target.checkpointer() is None:  # an API target takes threads, not their checkpoints or runs
         order = tuple(k for k in order if k not in ("checkpoints", "writes", "runs"))
     out(f"moved {_line({k: moved[k] for k in order})} in {elapsed:.1f} s")

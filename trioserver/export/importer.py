@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 from langgraph.checkpoint.postgres import PostgresSaver
+from psycopg.rows import dict_row
 
 from .. import jsonenc
 from .datadir import Assistant, AssistantVersion, Cron, DataDir, DataDirWriter, Run, StoreItem, Thread
@@ -34,11 +34,11 @@ class SourceNotReady(Exception):
 def _iso(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).isoformat()
+    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 class PostgresSource:
@@ -58,7 +58,8 @@ class PostgresSource:
         self.conn.close()
 
     def _exists(self, table: str) -> bool:
-        return self.conn.execute("SELECT to_regclass(%s) AS t", (table,)).fetchone()["t"] is not None
+        row = self.conn.execute("SELECT to_regclass(%s) AS t", (table,)).fetchone()
+        return row is not None and row["t"] is not None
 
     def _owned(self, column: str = "user_id") -> tuple[str, tuple]:
         return (f" WHERE {column} = %s", (self.owner,)) if self.owner else ("", ())

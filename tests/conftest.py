@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 import pytest
 from langgraph_sdk import get_client
-
 from serverproc import ServerProcess
 
 

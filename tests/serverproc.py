@@ -37,7 +37,7 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "ServerProcess":
+    def start(self, timeout: float = 30.0) -> ServerProcess:
         cmd = [
             sys.executable, "-m", "trioserver.cli", "serve",
             "--config", str(self.config), "--port", str(self.port), "--data-dir", self.data_dir,

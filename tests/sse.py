@@ -36,9 +36,10 @@ def parse(text: str) -> tuple[list[Event], int]:
     return events, comments
 
 
-async def read_until(http, url: str, until, *, headers: dict | None = None, params: dict | None = None, timeout: float = 20.0) -> tuple[list[Event], int]:
+async def read_until(http, url: str, until, *, headers: dict | None = None, params: dict | None = None, timeout: float = 20.0, connected=None) -> tuple[list[Event], int]:
     """GET an SSE stream and parse it until `until(events)` holds (or it ends). Returns the
-    events and the count of comment lines seen (heartbeats)."""
+    events and the count of comment lines seen (heartbeats). `connected` (an event) is
+    set once the response has started: the server has chosen where the stream begins."""
     import anyio
 
     buffer = ""
@@ -47,6 +48,8 @@ async def read_until(http, url: str, until, *, headers: dict | None = None, para
     with anyio.fail_after(timeout):
         async with http.stream("GET", url, headers=headers or {}, params=params) as res:
             assert res.status_code == 200, await res.aread()
+            if connected is not None:
+                connected.set()
             async for text in res.aiter_text():
                 buffer += text
                 *blocks, buffer = buffer.replace("\r\n", "\n").split("\n\n")
@@ -57,3 +60,17 @@ async def read_until(http, url: str, until, *, headers: dict | None = None, para
                 if until(events) or (comments and until.__code__.co_argcount > 1 and until(events, comments)):
                     break
     return events, comments
+
+
+async def start_reading(http, url: str, until, **kwargs):
+    """`read_until` in a task, returned once the stream is open (so whatever happens next
+    is on it: a thread stream starts at the moment it opens)."""
+    import asyncio
+
+    connected = asyncio.Event()
+    task = asyncio.create_task(read_until(http, url, until, connected=connected, **kwargs))
+    done, _ = await asyncio.wait([task, asyncio.create_task(connected.wait())], timeout=10, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()  # raises what went wrong
+    assert connected.is_set(), f"{url} did not open"
+    return task

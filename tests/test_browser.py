@@ -17,7 +17,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from nodejs import ensure_node_modules, node_and_npm, run_node
 from v2support import V2Target, v2  # noqa: F401  (v2 is a fixture)
 

@@ -18,7 +18,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-
 from serverproc import ServerProcess
 
 JS_DIR = Path(__file__).resolve().parent / "js"

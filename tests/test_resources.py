@@ -165,6 +165,8 @@ async def test_stateless_batch_and_subgraphs(client, http):
     res = await http.post("/runs/batch", json=[{"assistant_id": "agent", "input": {"topic": "a"}}, {"assistant_id": "custom", "input": {"query": "q"}}])
     assert res.status_code == 200
     runs = res.json()
-    assert [r["assistant_id"] for r in runs] == [AGENT_ID, runs[1]["assistant_id"]] and len(runs) == 2
+    custom_id = str(uuid.uuid5(uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8"), "custom"))  # the reference's id for graph "custom"
+    assert [r["assistant_id"] for r in runs] == [AGENT_ID, custom_id]
+    assert all(r["status"] in ("pending", "running", "success") and r["thread_id"] for r in runs)
     subgraphs = await client.assistants.get_subgraphs("22e3354e-e6ec-5d11-8579-a7f4019b0f8b")  # graph "subgraph"
     assert list(subgraphs) == ["node_2"]

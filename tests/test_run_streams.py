@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 import sse
 
 pytestmark = pytest.mark.anyio
@@ -163,9 +162,10 @@ async def test_subgraphs_off_hides_inner_events(client):
 async def test_stateless_stream(client, http):
     chunks = await collect(client.runs.stream(None, "agent", input={"topic": "ice cream"}, stream_mode="updates"))
     assert [c.event for c in chunks] == ["metadata", "updates", "updates"]
-    # The temporary thread is gone afterwards.
+    # The temporary thread is gone afterwards, and its run with it.
     run_id = chunks[0].data["run_id"]
-    assert run_id
+    gone = await http.get(f"/runs/{run_id}/stream")
+    assert gone.status_code == 404 and gone.json()["detail"] == f"Run {run_id} not found"
 
 
 async def test_wire_headers_and_ids(http, client):
@@ -244,7 +244,6 @@ async def test_list_and_get_runs(client):
 
 
 async def test_after_seconds_delays_the_start(client):
-    import asyncio
     import time
 
     thread = await client.threads.create()
@@ -256,7 +255,6 @@ async def test_after_seconds_delays_the_start(client):
     assert result["joke"] == "This is a joke about later and cats"
     other = await client.threads.create()
     scheduled = await client.runs.create(other["thread_id"], "agent", input={"topic": "never"}, after_seconds=30)
-    await asyncio.sleep(0.1)
     await client.runs.cancel(other["thread_id"], scheduled["run_id"], wait=True)
     assert (await client.runs.get(other["thread_id"], scheduled["run_id"]))["status"] == "interrupted"
     assert (await client.threads.get_state(other["thread_id"]))["values"] == {}

@@ -9,9 +9,8 @@ import time
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
-
 import sse
+from langgraph_sdk import get_client
 from serverproc import ServerProcess
 
 pytestmark = pytest.mark.anyio
@@ -34,12 +33,13 @@ async def test_stalled_subscriber_is_dropped_and_can_resume(tmp_path):
         stalled = socket.create_connection(("127.0.0.1", server.port))
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stalled.sendall(f"GET /threads/{tid}/stream HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        await asyncio.sleep(0.3)
+        head = b""
+        while b"\r\n\r\n" not in head:  # the stream is open (its headers came) before the run starts
+            head += await asyncio.to_thread(stalled.recv, 1)
 
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
             done = lambda events: any(e.event == "metadata" and (e.data or {}).get("status") == "run_done" for e in events)
-            reader = asyncio.create_task(sse.read_until(http, f"/threads/{tid}/stream", done, timeout=60))
-            await asyncio.sleep(0.3)
+            reader = await sse.start_reading(http, f"/threads/{tid}/stream", done, timeout=60)
             rss_before = rss_kb(server.proc.pid)
             started = time.monotonic()
             run = await client.runs.create(tid, "chatty", input={"count": COUNT, "size": SIZE}, stream_mode=["custom", "values"])
@@ -53,9 +53,8 @@ async def test_stalled_subscriber_is_dropped_and_can_resume(tmp_path):
             assert rss_kb(server.proc.pid) - rss_before < 100_000  # nothing like 15 MB per stalled reader queued up
 
             # The stalled connection was closed by the server: reading it now ends in EOF.
-            await asyncio.sleep(1.5)
             stalled.settimeout(10)
-            received = b""
+            received = head
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and (chunk := stalled.recv(65536)):
                 received += chunk

@@ -11,7 +11,7 @@ import asyncio
 import operator
 import threading
 import uuid
-from datetime import timezone
+from datetime import UTC
 from typing import Annotated, Any
 
 import httpx
@@ -59,7 +59,7 @@ def test_put_get_delete(kv):
     item = kv.get(("users", "u1"), "prefs")
     assert item.namespace == ("users", "u1") and item.key == "prefs"
     assert item.value == {"theme": "dark", "n": [1, 2], "nested": {"a": None}}
-    assert item.created_at == item.updated_at and item.created_at.tzinfo == timezone.utc
+    assert item.created_at == item.updated_at and item.created_at.tzinfo == UTC
     assert item.dict()["namespace"] == ["users", "u1"]
     kv.delete(("users", "u1"), "prefs")
     assert kv.get(("users", "u1"), "prefs") is None

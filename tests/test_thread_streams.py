@@ -7,15 +7,19 @@ import time
 
 import httpx
 import pytest
-from langgraph_sdk.errors import ConflictError, NotFoundError
-
 import sse
+from langgraph_sdk.errors import ConflictError, NotFoundError
 
 pytestmark = pytest.mark.anyio
 
 
 async def collect(stream):
     return [chunk async for chunk in stream]
+
+
+async def until_started(http, tid: str, run_id: str) -> None:
+    """Until the run's graph is under way: its first graph event is in the log."""
+    await sse.read_until(http, f"/threads/{tid}/runs/{run_id}/stream", lambda evs: any(e.event != "metadata" for e in evs))
 
 
 def runs_done(n: int):
@@ -27,15 +31,11 @@ async def test_thread_stream_sees_runs_during_not_before(client, http):
     tid = thread["thread_id"]
     await client.runs.wait(tid, "agent", input={"topic": "before"})
 
-    async def run_two():
-        await asyncio.sleep(0.3)
-        r1 = await client.runs.create(tid, "agent", input={"topic": "a"}, stream_mode="updates")
-        await client.runs.join(tid, r1["run_id"])
-        await client.runs.create(tid, "agent", input={"topic": "b"})
-
-    task = asyncio.create_task(run_two())
-    events, _ = await sse.read_until(http, f"/threads/{tid}/stream", runs_done(2))
-    await task
+    reader = await sse.start_reading(http, f"/threads/{tid}/stream", runs_done(2))
+    r1 = await client.runs.create(tid, "agent", input={"topic": "a"}, stream_mode="updates")
+    await client.runs.join(tid, r1["run_id"])
+    await client.runs.create(tid, "agent", input={"topic": "b"})
+    events, _ = await reader
     names = [e.event for e in events]
     assert names == ["metadata", "updates", "updates", "metadata", "metadata", "values", "values", "values", "metadata"]
     assert events[1].data == {"refine_topic": {"topic": "a and cats"}}
@@ -51,13 +51,13 @@ async def test_sdk_join_stream_with_modes(client):
     got = []
 
     async def follow():
-        async for chunk in await client.threads.join_stream(tid, stream_mode=["lifecycle", "state_update"]):
+        # From the thread's first event: the run below is on it however late this connects.
+        async for chunk in await client.threads.join_stream(tid, stream_mode=["lifecycle", "state_update"], last_event_id="-"):
             got.append(chunk)
             if chunk.event == "state_update":
                 return
 
     task = asyncio.create_task(follow())
-    await asyncio.sleep(0.3)
     await client.runs.wait(tid, "agent", input={"topic": "x"})
     await asyncio.wait_for(task, 10)
     events = [c.event for c in got]
@@ -113,8 +113,7 @@ async def test_many_subscribers_see_the_same_sequence(client, http):
     thread = await client.threads.create()
     tid = thread["thread_id"]
     n = 40
-    readers = [asyncio.create_task(sse.read_until(http, f"/threads/{tid}/stream", runs_done(3), timeout=30)) for _ in range(n)]
-    await asyncio.sleep(0.5)
+    readers = [await sse.start_reading(http, f"/threads/{tid}/stream", runs_done(3), timeout=30) for _ in range(n)]
     for topic in ("a", "b", "c"):
         await client.runs.create(tid, "llm", input={"topic": topic}, stream_mode="messages-tuple", multitask_strategy="enqueue")
     results = await asyncio.gather(*readers)
@@ -140,11 +139,11 @@ async def test_heartbeats_on_idle_streams(tmp_path):
 # -- cancel --------------------------------------------------------------------------------
 
 
-async def test_cancel_stops_a_sleeping_run_promptly(client):
+async def test_cancel_stops_a_sleeping_run_promptly(client, http):
     thread = await client.threads.create()
     tid = thread["thread_id"]
     run = await client.runs.create(tid, "slow", input={"delay": 30})
-    await asyncio.sleep(0.3)
+    await until_started(http, tid, run["run_id"])
     started = time.monotonic()
     await client.runs.cancel(tid, run["run_id"], wait=True)
     assert time.monotonic() - started < 2
@@ -161,7 +160,7 @@ async def test_cancel_rollback_deletes_the_run(client, http):
     thread = await client.threads.create()
     tid = thread["thread_id"]
     run = await client.runs.create(tid, "slow", input={"delay": 30})
-    await asyncio.sleep(0.3)
+    await until_started(http, tid, run["run_id"])
     res = await http.post(f"/threads/{tid}/runs/{run['run_id']}/cancel", params={"action": "rollback", "wait": "true"})
     assert res.status_code == 200
     with pytest.raises(NotFoundError):
@@ -219,11 +218,11 @@ async def test_multitask_enqueue(client):
     assert (await client.runs.get(tid, first["run_id"]))["status"] == "success"
 
 
-async def test_multitask_interrupt(client):
+async def test_multitask_interrupt(client, http):
     thread = await client.threads.create()
     tid = thread["thread_id"]
     first = await client.runs.create(tid, "slow", input={"delay": 30})
-    await asyncio.sleep(0.3)
+    await until_started(http, tid, first["run_id"])
     second = await client.runs.create(tid, "slow", input={"delay": 0.05}, multitask_strategy="interrupt")
     result = await client.runs.join(tid, second["run_id"])
     assert result["log"] == ["tick", "tock"]
@@ -231,11 +230,11 @@ async def test_multitask_interrupt(client):
     assert (await client.runs.get(tid, second["run_id"]))["status"] == "success"
 
 
-async def test_multitask_rollback(client):
+async def test_multitask_rollback(client, http):
     thread = await client.threads.create()
     tid = thread["thread_id"]
     first = await client.runs.create(tid, "slow", input={"delay": 30})
-    await asyncio.sleep(0.3)
+    await until_started(http, tid, first["run_id"])
     second = await client.runs.create(tid, "slow", input={"delay": 0.05}, multitask_strategy="rollback")
     await client.runs.join(tid, second["run_id"])
     with pytest.raises(NotFoundError):

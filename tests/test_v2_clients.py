@@ -12,7 +12,6 @@ import json
 import httpx
 import pytest
 from langgraph_sdk import get_client
-
 from v2support import V2Target, v2  # noqa: F401  (v2 is a fixture)
 
 pytestmark = pytest.mark.anyio

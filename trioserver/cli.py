@@ -79,11 +79,12 @@ def _exit_past_lingering_threads() -> None:
     would wait for them at exit (a supervisor would then SIGKILL us). Everything is
     committed and closed by now, so leave without waiting."""
     import os
-    import threading
 
-    lingering = [t.name for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive() and not t.daemon]
+    from .runtime.bridge import sync_work_in_flight
+
+    lingering = sync_work_in_flight()
     if lingering:
-        logging.getLogger(__name__).warning("exiting with %d worker thread(s) still running sync nodes of cancelled runs", len(lingering))
+        logging.getLogger(__name__).warning("exiting with %d sync node(s) of cancelled runs still running in worker threads", lingering)
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

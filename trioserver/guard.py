@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import trio
 

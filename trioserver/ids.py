@@ -11,6 +11,7 @@ import datetime as _dt
 import functools
 import struct
 import uuid
+from typing import ClassVar
 
 from langchain_core.utils.uuid import uuid7 as _uuid7
 
@@ -40,7 +41,7 @@ def parse_uuid(value: str) -> uuid.UUID | None:
 
 
 def now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 def now_iso() -> str:
@@ -52,12 +53,13 @@ def parse_iso(text: str) -> float:
     return _dt.datetime.fromisoformat(text).timestamp()
 
 
-class EventId(tuple):
+class EventId(tuple[int, int]):
     """A log position: (milliseconds, sequence). Orders like its key bytes."""
 
     __slots__ = ()
+    ZERO: ClassVar[EventId]
 
-    def __new__(cls, ms: int, seq: int) -> "EventId":
+    def __new__(cls, ms: int, seq: int) -> EventId:
         return tuple.__new__(cls, (ms, seq))
 
     @property
@@ -75,12 +77,12 @@ class EventId(tuple):
         return _POS.pack(self[0], self[1])
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "EventId":
+    def from_bytes(cls, raw: bytes) -> EventId:
         ms, seq = _POS.unpack(raw)
         return cls(ms, seq)
 
     @classmethod
-    def parse(cls, text: str) -> "EventId":
+    def parse(cls, text: str) -> EventId:
         """Parse `<ms>-<seq>` (or a bare `<ms>`, as Redis accepts). Raises ValueError."""
         ms_text, sep, seq_text = text.strip().partition("-")
         if not ms_text.isdigit() or (sep and not seq_text.isdigit()):
@@ -91,4 +93,4 @@ class EventId(tuple):
         return cls(ms, seq)
 
 
-EventId.ZERO = EventId(0, 0)  # type: ignore[attr-defined]
+EventId.ZERO = EventId(0, 0)

@@ -40,7 +40,7 @@ for _package, _wanted in PINNED.items():
         raise ImportError(f"trioserver's fixes in patches.py are for {_package}=={_wanted}, found {_found}: re-check them before upgrading")
 
 
-class ClosingHTTPConnection(TrioASGIHTTPConnection):  # type: ignore[misc]
+class ClosingHTTPConnection(TrioASGIHTTPConnection):
     """Fix 1: send the last body message shielded, so the close is never cancelled."""
 
     async def __call__(self, receive: Any, send: Any) -> None:
@@ -51,10 +51,10 @@ class ClosingHTTPConnection(TrioASGIHTTPConnection):  # type: ignore[misc]
             else:
                 await send(message)
 
-        await super().__call__(receive, send_last_shielded)
+        await super().__call__(receive, send_last_shielded)  # type: ignore[arg-type]
 
 
-_writing: "weakref.WeakSet[TCPServer]" = weakref.WeakSet()
+_writing: weakref.WeakSet[TCPServer] = weakref.WeakSet()
 
 
 def bound_socket_writes() -> None:
@@ -63,7 +63,8 @@ def bound_socket_writes() -> None:
 
     async def protocol_send(self: TCPServer, event: Any) -> None:
         if not isinstance(event, RawData):
-            return await original(self, event)
+            await original(self, event)
+            return
         async with self.send_lock:
             self.write_started = trio.current_time()  # type: ignore[attr-defined]
             _writing.add(self)

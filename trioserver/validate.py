@@ -5,7 +5,8 @@ request bodies from elsewhere (a cron's stored run, a v2 command)."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import orjson
 

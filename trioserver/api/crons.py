@@ -5,7 +5,8 @@ The scheduler that fires them is `runtime.crons.run_scheduler`."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from quart import Quart, Response
 

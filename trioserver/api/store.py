@@ -83,7 +83,7 @@ def register(app: Quart, svc: Services) -> None:
         if not (index is None or index is False or (isinstance(index, list) and all(isinstance(p, str) for p in index))):
             raise Invalid(f'{_show(index)} is not valid under any of the given schemas\n\nOn instance["index"]')
         ttl = field(body, "ttl", (int, float), None)
-        namespace = _check_labels(labels)
+        namespace = _check_labels(labels or [])
         if namespace and namespace[0] == "langgraph":  # as BaseStore.put, which the reference calls
             raise BadRequest(f'Root label for namespace cannot be "langgraph". Got: {namespace}')
         await _run(svc.kvstore, PutOp(namespace, key, value, index=index, ttl=ttl))

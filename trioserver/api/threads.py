@@ -7,7 +7,7 @@ from typing import Any
 from quart import Quart, Response
 
 from .. import ids
-from ..errors import Conflict, Invalid
+from ..errors import Conflict, Invalid, NotFound
 from ..services import Services
 from ..storage.records import Thread
 from ..streaming.selectors import THREAD_STREAM_MODES
@@ -95,6 +95,8 @@ def register(app: Quart, svc: Services) -> None:
             t.updated_at = ids.now_iso()
 
         updated = await svc.store.write(svc.tables.update_thread_op(thread.thread_id, change))
+        if updated is None:  # deleted meanwhile
+            raise NotFound(f"Thread with ID {thread.thread_id} not found")
         return json_response(thread_json(updated))
 
     @app.delete("/threads/<thread_id>")

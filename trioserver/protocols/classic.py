@@ -8,8 +8,9 @@ run and thread, and cancels the run when the client asked for that (`on_disconne
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 import orjson
 import trio
@@ -35,7 +36,7 @@ class ClassicStreams:
         self.shutdown = shutdown
         self.heartbeat = heartbeat
 
-    async def run_events(self, run: Run, after: EventId, modes: list[str] | None, *, cancel_on_disconnect: bool) -> AsyncIterator[bytes]:
+    async def run_events(self, run: Run, after: EventId, modes: list[str] | None, *, cancel_on_disconnect: bool) -> AsyncGenerator[bytes, None]:
         """The SSE bytes of one run, from `after` to its end."""
         finished = False
         try:
@@ -50,7 +51,7 @@ class ClassicStreams:
         """The SSE bytes of every run on a thread, from `after`, until the client leaves."""
         return sse_from_log(self.log, thread_id, after, thread_selector(modes), shutdown=self.shutdown, heartbeat=self.heartbeat)
 
-    async def run_result(self, run: Run, *, cancel_on_disconnect: bool) -> AsyncIterator[bytes]:
+    async def run_result(self, run: Run, *, cancel_on_disconnect: bool) -> AsyncGenerator[bytes, None]:
         """The body of `runs/wait` and `join`: the run's last values (with `__interrupt__`),
         or `{"__error__": ...}`, once the run ends; read from the log like any stream.
 

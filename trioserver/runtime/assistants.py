@@ -8,14 +8,14 @@ concurrent PATCHes make two versions, never the same one twice.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-import lmdb
 import orjson
 
 from .. import ids
 from ..errors import Conflict, Invalid, NotFound
-from ..storage.env import Store, combine
+from ..storage.env import Store, Txn, combine
 from ..storage.records import Assistant, AssistantVersion
 from ..storage.tables import Tables
 
@@ -68,7 +68,7 @@ class Assistants:
         """Store a new assistant (version 1); with `if_exists="do_nothing"` an existing
         one with the same id is returned instead of a 409."""
 
-        def op(txn: lmdb.Transaction) -> Assistant:
+        def op(txn: Txn) -> Assistant:
             existing = self.tables.get_assistant(assistant.assistant_id, txn)
             if existing is not None:
                 if if_exists == "do_nothing":
@@ -82,7 +82,7 @@ class Assistants:
         """Apply `change` to the stored assistant and store it as a new version (one more
         than the newest stored), all in one transaction."""
 
-        def op(txn: lmdb.Transaction) -> Assistant:
+        def op(txn: Txn) -> Assistant:
             assistant = self.tables.get_assistant(assistant_id, txn)
             if assistant is None:
                 raise NotFound(f"Assistant {assistant_id} not found")
@@ -97,7 +97,7 @@ class Assistants:
     async def set_latest(self, assistant_id: str, version: int | None) -> Assistant:
         """Make a stored version the assistant's current one (no new version)."""
 
-        def op(txn: lmdb.Transaction) -> Assistant:
+        def op(txn: Txn) -> Assistant:
             assistant = self.tables.get_assistant(assistant_id, txn)
             if assistant is None:
                 raise NotFound(f"Assistant {assistant_id} not found")

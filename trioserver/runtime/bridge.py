@@ -18,8 +18,10 @@ import asyncio
 import contextvars
 import logging
 import threading
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import trio
 
@@ -34,6 +36,14 @@ SYNC_WORKERS = 256
 CANCEL_GRACE = 5.0  # seconds a cancelled graph gets to stop before it is abandoned
 
 
+_pools: weakref.WeakSet[SyncPool] = weakref.WeakSet()
+
+
+def sync_work_in_flight() -> int:
+    """Sync calls still running in any graph loop's pool (Python waits for them at exit)."""
+    return sum(pool.busy() for pool in list(_pools))
+
+
 class SyncPool(ThreadPoolExecutor):
     """The graph loop's default executor: grows rather than queues, and counts the sync
     work in flight per run."""
@@ -42,6 +52,7 @@ class SyncPool(ThreadPoolExecutor):
         super().__init__(max_workers=max_workers, thread_name_prefix="graph-sync")
         self._lock = threading.Lock()
         self._busy: dict[str, int] = {}
+        _pools.add(self)
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         run_id = current_run.get()
@@ -136,14 +147,21 @@ class AsyncioBridge:
         await self.pump(collect, lambda item: None, label=label)
         return result[0]
 
-    async def pump(self, produce: Callable[[Callable[[Any], None]], Awaitable[None]], deliver: Callable[[Any], None], *, label: str = "graph") -> None:
+    async def pump(
+        self,
+        produce: Callable[[Callable[[Any], None]], Coroutine[Any, Any, None]],
+        deliver: Callable[[Any], None],
+        *,
+        label: str = "graph",
+        on_abandon: Callable[[], None] | None = None,
+    ) -> None:
         """Run `produce(emit)` on the asyncio loop; each `emit(item)` calls `deliver(item)`
         in trio, in order.
 
         Returns when `produce` finishes, re-raising its exception. If the trio caller is
         cancelled, the asyncio task is cancelled and waited for, up to `cancel_grace`
-        seconds; a task that ignores its cancellation longer is abandoned (logged), and
-        what it emits afterwards is dropped."""
+        seconds; a task that ignores its cancellation longer is abandoned (logged, and
+        `on_abandon` called), and what it emits afterwards is dropped."""
         token = trio.lowlevel.current_trio_token()
         started = trio.Event()
         finished = trio.Event()
@@ -161,7 +179,7 @@ class AsyncioBridge:
                 pass
 
         def start_in_loop() -> None:
-            task = self.loop.create_task(produce(emit))
+            task: asyncio.Task[None] = self.loop.create_task(produce(emit))
             task.add_done_callback(on_done)
             task_box.append(task)
             token.run_sync_soon(started.set)
@@ -179,6 +197,8 @@ class AsyncioBridge:
                     abandoned = True
                     self.abandoned += 1
                     log.warning("%s: the graph ignored cancellation for %.0f s and was abandoned", label, self.cancel_grace)
+                    if on_abandon is not None:
+                        on_abandon()
             raise
         task = task_box[0]
         if task.cancelled():

@@ -9,7 +9,8 @@ subgraph events named `<mode>|<namespace>`; with `events`, LangChain's v2 event 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from langchain_core.messages import (
     AIMessageChunk,
@@ -107,6 +108,7 @@ class ChunkEncoder:
     def _message(self, ns: tuple[str, ...] | None, chunk: Any) -> None:
         msg_, meta = chunk
         is_chunk = False
+        msg: BaseMessage
         if isinstance(msg_, dict):
             kind = (msg_.get("type", "") + msg_.get("role", "")).lower()
             if "chunk" in kind:
@@ -117,30 +119,37 @@ class ChunkEncoder:
                 msg = convert_to_messages([msg_])[0]
         else:
             msg = msg_
-        if msg.id in self.messages:
-            self.messages[msg.id] += msg  # type: ignore[operator]
-        else:
-            self.messages[msg.id] = msg
+        # Only chunks of one streamed message add up; a complete message (a node's own,
+        # or a revision under the same id) stands alone. (Adding two complete messages
+        # makes a prompt template, not a message.)
+        key = msg.id if msg.id is not None else f"__no_id_{id(msg)}"
+        previous = self.messages.get(key)
+        if previous is None:
             self._out("messages", "messages/metadata", ns, {msg.id: {"metadata": meta}})
-        current = self.messages[msg.id]
+            self.messages[key] = msg
+        elif isinstance(previous, BaseMessageChunk) and isinstance(msg, BaseMessageChunk):
+            self.messages[key] = previous + msg
+        else:
+            self.messages[key] = msg
+        current = self.messages[key]
         event = "messages/partial" if isinstance(msg, BaseMessageChunk) else "messages/complete"
         self._out("messages", event, ns, [current if is_chunk else message_chunk_to_message(current)])
         if event == "messages/complete":
-            self.completed.add(msg.id)
+            self.completed.add(key)
         elif getattr(msg, "chunk_position", None) == "last":
-            self._complete(msg.id, ns)
+            self._complete(key, ns)
 
-    def _complete(self, message_id: str, ns: tuple[str, ...] | None) -> None:
+    def _complete(self, key: str, ns: tuple[str, ...] | None) -> None:
         """`messages/complete` once a streamed message is whole, as the JS server sends it
         (clients written against it, like the React hook, expect it)."""
-        self.completed.add(message_id)
-        self._out("messages", "messages/complete", ns, [message_chunk_to_message(self.messages[message_id])])
+        self.completed.add(key)
+        self._out("messages", "messages/complete", ns, [message_chunk_to_message(self.messages[key])])
 
     def finish(self) -> None:
         """The graph is done: every streamed message still open is complete."""
-        for message_id in list(self.messages):
-            if message_id not in self.completed:
-                self._complete(message_id, None)
+        for key in list(self.messages):
+            if key not in self.completed:
+                self._complete(key, None)
 
     def stream_event(self, event: dict[str, Any]) -> None:
         """One item of `graph.astream_events(version="v2")` (used when `events` is asked for)."""

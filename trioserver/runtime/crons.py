@@ -19,11 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 import croniter
-import lmdb
 import trio
 
 from ..errors import Invalid
-from ..storage.env import Store
+from ..storage.env import Store, Txn
 from ..storage.records import decode, encode
 
 log = logging.getLogger(__name__)
@@ -145,7 +144,7 @@ class Crons:
         return self.store.read(lambda txn: [decode(v, Cron) for _, v in txn.cursor(self.db)])
 
     async def put(self, cron: Cron) -> Cron:
-        def op(txn: lmdb.Transaction) -> Cron:
+        def op(txn: Txn) -> Cron:
             txn.put(_key(cron.cron_id), encode(cron), db=self.db)
             return cron
 
@@ -156,7 +155,7 @@ class Crons:
     async def update(self, cron_id: str, change: Callable[[Cron], Any]) -> Cron | None:
         """Read the cron in the write transaction, apply `change`, store it; None when absent."""
 
-        def op(txn: lmdb.Transaction) -> Cron | None:
+        def op(txn: Txn) -> Cron | None:
             raw = txn.get(_key(cron_id), db=self.db)
             if raw is None:
                 return None
@@ -174,11 +173,11 @@ class Crons:
         self.notify()
         return deleted
 
-    def delete_matching_op(self, *, thread_id: str | None = None, assistant_id: str | None = None) -> Callable[[lmdb.Transaction], int]:
+    def delete_matching_op(self, *, thread_id: str | None = None, assistant_id: str | None = None) -> Callable[[Txn], int]:
         """An op deleting the crons of a thread or an assistant (the reference cascades those
         deletes), for the handler's own write. Call `notify()` after it commits."""
 
-        def op(txn: lmdb.Transaction) -> int:
+        def op(txn: Txn) -> int:
             doomed = []
             for key, raw in txn.cursor(self.db):
                 cron = decode(raw, Cron)
@@ -194,7 +193,7 @@ class Crons:
         """Set the next run date, unless the cron changed since the tick at `fired` was read
         (deleted, or its schedule patched): then the change stands."""
 
-        def op(txn: lmdb.Transaction) -> bool:
+        def op(txn: Txn) -> bool:
             raw = txn.get(_key(cron_id), db=self.db)
             if raw is None:
                 return False
@@ -239,6 +238,7 @@ async def run_scheduler(
             for cron in crons.all():
                 if not is_active(cron, current):
                     continue
+                assert cron.next_run_date is not None  # is_active
                 delay = (parse_time(cron.next_run_date) - current).total_seconds()
                 if delay <= 0:
                     due.append(cron)
@@ -264,4 +264,5 @@ async def fire(crons: Crons, create_run: CreateRun, cron: Cron, current: dt.date
         log.exception("cron %s: no next run date; disabling it", cron.cron_id)
         await crons.update(cron.cron_id, lambda c: setattr(c, "enabled", False))
         return
-    await crons.advance(cron.cron_id, cron.next_run_date, following)
+    if cron.next_run_date is not None:
+        await crons.advance(cron.cron_id, cron.next_run_date, following)

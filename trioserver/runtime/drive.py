@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import trio
 
@@ -50,14 +51,14 @@ class Driver:
         result: dict[str, Any] = {}
         failure: list[BaseException] = []
 
-        async def produce(emit: Callable[[LogEvent], None]) -> None:
+        async def produce(emit: Callable[[LogEvent], None]) -> None:  # on the graph loop
             current_run.set(run.run_id)
 
             def counted(event: LogEvent) -> None:
                 flow.sent += 1
                 emit(event)
 
-            graph = await self.graphs.build(run.graph_id, config, stateless=run.temporary)
+            graph: Any = await self.graphs.build(run.graph_id, config, stateless=run.temporary)  # options are built at run time
             encoder = ChunkEncoder(run.run_id, run.stream_mode, run.stream_subgraphs, counted)
             graph_input = await self._input(run, graph)
             options: dict[str, Any] = dict(
@@ -88,8 +89,8 @@ class Driver:
 
         async def producer() -> None:
             try:
-                await self.bridge.pump(produce, send.send_nowait, label=f"run {run.run_id} on thread {run.thread_id}")
-            except Exception as exc:  # handed to the run, after the events before it
+                await self.bridge.pump(produce, send.send_nowait, label=f"run {run.run_id} on thread {run.thread_id}", on_abandon=lambda: self.fence(run))
+            except Exception as exc:  # noqa: BLE001 - handed to the run, after the events before it
                 failure.append(exc)
             finally:
                 send.close()
@@ -108,6 +109,12 @@ class Driver:
         if failure:
             raise failure[0]
         return result.get("state")
+
+    def fence(self, run: Run) -> None:
+        """The run's graph would not stop: whatever it checkpoints from now on is refused,
+        so it cannot change the thread behind the runs that come after it."""
+        if self.checkpointer is not None:
+            self.checkpointer.fence(run.run_id)
 
     async def _input(self, run: Run, graph: Any) -> Any:
         """What the graph is invoked with: the run's input or command; for a later

@@ -18,16 +18,16 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import Counter
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import attrs
-import lmdb
 import trio
 
 from .. import ids
 from ..errors import Conflict, NotFound, Unavailable
 from ..guard import spawn
-from ..storage.env import Store, combine
+from ..storage.env import Op, Store, Txn, combine
 from ..storage.eventlog import EventLog
 from ..storage.records import Run, Thread
 from ..storage.tables import Tables
@@ -177,7 +177,7 @@ class RunQueue:
 
     # -- submitting ----------------------------------------------------------------
 
-    async def submit(self, run: Run, *, extra_ops: list[Callable[[lmdb.Transaction], Any]] | None = None) -> Run:
+    async def submit(self, run: Run, *, extra_ops: list[Callable[[Txn], Any]] | None = None) -> Run:
         """Store `run` (with `extra_ops`, e.g. creating its thread) and queue it; it starts
         at once when its thread is free. Call it shielded: once the run is stored, only
         this call starts it.
@@ -232,11 +232,11 @@ class RunQueue:
             self._start_next(thread_id)
         return run
 
-    def _start_events_op(self, run: Run) -> Callable[[lmdb.Transaction], Any]:
+    def _start_events_op(self, run: Run) -> Callable[[Txn], Any]:
         _, events_op = self.log.prepare(run.thread_id, lifecycle.start_events(run))
         return events_op
 
-    def _start_op(self, run: Run) -> Callable[[lmdb.Transaction], Any]:
+    def _start_op(self, run: Run) -> Callable[[Txn], Any]:
         """What starting a stored run writes: its status, then `lifecycle` and `metadata` events."""
         lifecycle.advance_run(run, RUNNING)
         return combine(self.tables.update_run_op(run.run_id, lambda r: lifecycle.advance_run(r, RUNNING)), self._start_events_op(run))
@@ -312,7 +312,7 @@ class RunQueue:
         run = active.run
         try:
             await self._execute(active)
-        except Exception as exc:  # a failure of ours, not the graph's: it ends the run
+        except Exception as exc:  # noqa: BLE001 - a failure of ours, not the graph's: it ends the run
             log.error("run %s on thread %s failed in the server: %s: %s", run.run_id, run.thread_id, type(exc).__name__, exc)
             with trio.CancelScope(shield=True), trio.move_on_after(5):
                 await self._end(run, "error", started=active.started, error={"error": type(exc).__name__, "message": str(exc)})
@@ -341,7 +341,7 @@ class RunQueue:
             started_at = ids.now_iso()
             try:
                 state = await self.driver.drive(run, assistant)
-            except Exception as exc:  # the graph raised
+            except Exception as exc:  # noqa: BLE001 - the graph raised: the run fails, not the server
                 status = "error"
                 error = {"error": type(exc).__name__, "message": str(exc)}
                 log.info("run %s on thread %s raised %s: %s", run.run_id, run.thread_id, type(exc).__name__, exc)
@@ -371,13 +371,13 @@ class RunQueue:
         """A cancelled run whose sync nodes still run in worker threads: log it, and
         refuse its graph's later checkpoint writes so it cannot change the thread."""
         lingering = self.driver.bridge.pool.busy(run.run_id)
-        if lingering and self.checkpointer is not None:
+        if lingering:
             log.warning("run %s on thread %s: cancelled while %d sync node(s) still run in worker threads; their writes will be refused", run.run_id, run.thread_id, lingering)
-            self.checkpointer.fence(run.run_id)
+            self.driver.fence(run)
 
     # -- recording -----------------------------------------------------------------
 
-    def _requeue_op(self, run: Run) -> Callable[[lmdb.Transaction], Any]:
+    def _requeue_op(self, run: Run) -> Callable[[Txn], Any]:
         """The run goes back to `pending` as its next attempt (the thread stays busy)."""
 
         def requeue(r: Run) -> None:
@@ -420,7 +420,7 @@ class RunQueue:
                 thread.status = lifecycle.resting_status(thread, has_work=has_work)
             thread.updated_at = now
 
-        ops = [events_op]
+        ops: list[Op] = [events_op]
         if rollback:
             ops.append(self.tables.delete_run_op(run.run_id))
         else:

@@ -66,7 +66,7 @@ class RunRequest:
     kwargs: dict[str, Any]
 
     @classmethod
-    def parse(cls, body: dict[str, Any]) -> "RunRequest":
+    def parse(cls, body: dict[str, Any]) -> RunRequest:
         stream_mode = parse_stream_mode(body.get("stream_mode"))
         multitask = field(body, "multitask_strategy", str, "enqueue", choices=MULTITASK)
         if_not_exists = field(body, "if_not_exists", str, "reject", choices=("create", "reject"))
@@ -158,4 +158,5 @@ class Runs:
             temporary=temporary,
         )
         with trio.CancelScope(shield=True):  # stored means started: never one without the other
-            return await self.queue.submit(run, extra_ops=extra_ops)
+            await self.queue.submit(run, extra_ops=extra_ops)
+        return run

@@ -6,13 +6,14 @@ methods against our checkpointer, as the run did.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from langgraph.types import StateSnapshot
 
 from .. import jsonenc
 
-EMPTY_STATE = {
+EMPTY_STATE: dict[str, Any] = {
     "values": {},
     "next": [],
     "tasks": [],
@@ -26,7 +27,7 @@ EMPTY_STATE = {
 }
 
 
-def checkpoint_ref(config: dict[str, Any] | None, *, with_ns: bool = True) -> dict[str, Any] | None:
+def checkpoint_ref(config: Mapping[str, Any] | None, *, with_ns: bool = True) -> dict[str, Any] | None:
     """`{"checkpoint_id", "thread_id", "checkpoint_ns"}` of a checkpoint config."""
     configurable = (config or {}).get("configurable") or {}
     if not configurable.get("thread_id") or not configurable.get("checkpoint_id"):
@@ -57,7 +58,7 @@ def thread_state(snapshot: StateSnapshot, *, with_ns: bool = True) -> dict[str, 
                 "path": list(task.path),
                 "error": repr(task.error) if task.error is not None else None,
                 "interrupts": [_interrupt(i) for i in task.interrupts],
-                "checkpoint": task.state["configurable"] if task.state is not None and nested is None else None,
+                "checkpoint": task.state["configurable"] if isinstance(task.state, dict) else None,
                 "state": thread_state(nested) if nested is not None else None,
                 "result": getattr(task, "result", None),
             }

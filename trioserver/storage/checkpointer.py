@@ -28,7 +28,6 @@ import struct
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-import lmdb
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
@@ -43,7 +42,7 @@ from langgraph.checkpoint.base import (
     writes_sort_key,
 )
 
-from .env import Store
+from .env import Cursor, Store, Txn
 
 __all__ = ["LmdbSaver"]
 
@@ -87,7 +86,7 @@ def _unpack(data: bytes) -> list[bytes]:
     return parts
 
 
-def _range(cursor: lmdb.Cursor, prefix: bytes) -> Iterator[bytes]:
+def _range(cursor: Cursor, prefix: bytes) -> Iterator[bytes]:
     """Keys starting with `prefix`, ascending."""
     if cursor.set_range(prefix):
         for key in cursor.iternext(keys=True, values=False):
@@ -96,7 +95,7 @@ def _range(cursor: lmdb.Cursor, prefix: bytes) -> Iterator[bytes]:
             yield key
 
 
-def _items(cursor: lmdb.Cursor, prefix: bytes) -> list[tuple[bytes, bytes]]:
+def _items(cursor: Cursor, prefix: bytes) -> list[tuple[bytes, bytes]]:
     """(key, value) pairs whose key starts with `prefix`, ascending."""
     out = []
     if cursor.set_range(prefix):
@@ -107,7 +106,7 @@ def _items(cursor: lmdb.Cursor, prefix: bytes) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def _range_desc(cursor: lmdb.Cursor, prefix: bytes, before: bytes | None = None) -> Iterator[bytes]:
+def _range_desc(cursor: Cursor, prefix: bytes, before: bytes | None = None) -> Iterator[bytes]:
     """Keys starting with `prefix`, descending, optionally only those < `before`."""
     upper = before if before is not None else prefix + b"\xff"
     positioned = cursor.set_range(upper)
@@ -123,7 +122,13 @@ def _range_desc(cursor: lmdb.Cursor, prefix: bytes, before: bytes | None = None)
         yield key
 
 
-def _delete_range(cursor: lmdb.Cursor, prefix: bytes) -> None:
+def _must(value: bytes | None) -> bytes:
+    """A value read under a key just seen in the same transaction: it is there."""
+    assert value is not None
+    return value
+
+
+def _delete_range(cursor: Cursor, prefix: bytes) -> None:
     """Delete every key starting with `prefix`."""
     if cursor.set_range(prefix):
         while cursor.key().startswith(prefix):
@@ -179,7 +184,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
     # -- decoding ------------------------------------------------------------------
 
     def _read_raw(
-        self, txn: lmdb.Transaction, key: bytes, record: bytes
+        self, txn: Txn, key: bytes, record: bytes
     ) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]], list[tuple[bytes, bytes]]]:
         """Read what a tuple needs. The checkpoint itself is small and decoded here (its
         channel versions name the blobs); blobs and writes, which can be large, stay raw
@@ -225,7 +230,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
 
         return CheckpointTuple(
             config=conf(checkpoint_id),
-            checkpoint=checkpoint,
+            checkpoint=checkpoint,  # type: ignore[arg-type]  # decoded from what `put` stored
             metadata=metadata,
             parent_config=conf(parent_id.decode()) if parent_id else None,
             pending_writes=[w for _, w in pending],
@@ -239,12 +244,14 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         thread_id, ns = conf["thread_id"], conf.get("checkpoint_ns", "")
         checkpoint_id = get_checkpoint_id(config)
         with self.store.reading() as txn:
+            found: bytes | None
             if checkpoint_id:
-                key = _key(thread_id, ns, checkpoint_id)
+                found = _key(thread_id, ns, checkpoint_id)
             else:
-                key = next(_range_desc(txn.cursor(db=self._checkpoints), _key(thread_id, ns) + SEP), None)
-                if key is None:
-                    return None
+                found = next(_range_desc(txn.cursor(db=self._checkpoints), _key(thread_id, ns) + SEP), None)
+            if found is None:
+                return None
+            key = found
             record = txn.get(key, db=self._checkpoints)
             if record is None:
                 return None
@@ -338,7 +345,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         checkpoint: Checkpoint,
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
-    ) -> tuple[Callable[[lmdb.Transaction], None], RunnableConfig]:
+    ) -> tuple[Callable[[Txn], None], RunnableConfig]:
         """The write op storing a checkpoint (and a blob per changed channel), and its config."""
         conf = config["configurable"]
         thread_id, ns = conf["thread_id"], conf.get("checkpoint_ns", "")
@@ -358,7 +365,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
             for ch, ver in new_versions.items()
         ]
 
-        def op(txn: lmdb.Transaction) -> None:
+        def op(txn: Txn) -> None:
             for bkey, blob in blobs:
                 txn.put(bkey, blob, db=self._blobs)
             txn.put(key, record, db=self._checkpoints)
@@ -385,7 +392,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         writes: Sequence[tuple[str, Any]],
         task_id: str,
         task_path: str = "",
-    ) -> Callable[[lmdb.Transaction], None]:
+    ) -> Callable[[Txn], None]:
         """The write op storing a task's writes against a checkpoint.
 
         A write's slot is (task_id, idx); special channels (error, interrupt, resume,
@@ -404,7 +411,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
             for idx, (channel, value) in enumerate(writes)
         ]
 
-        def op(txn: lmdb.Transaction) -> None:
+        def op(txn: Txn) -> None:
             for wkey, wval, overwrite in rows:
                 txn.put(wkey, wval, db=self._writes, overwrite=overwrite)
 
@@ -421,7 +428,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
 
     # -- deletion, copy, prune -----------------------------------------------------
 
-    def _delete_checkpoint(self, txn: lmdb.Transaction, key: bytes) -> None:
+    def _delete_checkpoint(self, txn: Txn, key: bytes) -> None:
         """Delete one checkpoint, its writes and its run-index entry (blobs: see _gc_blobs)."""
         record = txn.pop(key, db=self._checkpoints)
         if record is None:
@@ -431,13 +438,13 @@ class LmdbSaver(BaseCheckpointSaver[str]):
             txn.delete(run_id.encode() + SEP + key, db=self._runs)
         _delete_range(txn.cursor(db=self._writes), key + SEP)
 
-    def _gc_blobs(self, txn: lmdb.Transaction, thread_id: str, ns: str) -> None:
+    def _gc_blobs(self, txn: Txn, thread_id: str, ns: str) -> None:
         """Delete the blobs of a namespace that no remaining checkpoint refers to."""
         prefix = _key(thread_id, ns) + SEP
         used = set()
         cursor = txn.cursor(db=self._checkpoints)
         for key in _range(cursor, prefix):
-            c_type, c_bytes = _unpack(txn.get(key, db=self._checkpoints))[2:4]
+            c_type, c_bytes = _unpack(_must(txn.get(key, db=self._checkpoints)))[2:4]
             for ch, ver in self.serde.loads_typed((c_type.decode(), c_bytes))["channel_versions"].items():
                 used.add(_key(thread_id, ns, ch, str(ver)))
         blob_cursor = txn.cursor(db=self._blobs)
@@ -445,11 +452,11 @@ class LmdbSaver(BaseCheckpointSaver[str]):
             if key not in used:
                 txn.delete(key, db=self._blobs)
 
-    def delete_thread_op(self, thread_id: str) -> Callable[[lmdb.Transaction], None]:
+    def delete_thread_op(self, thread_id: str) -> Callable[[Txn], None]:
         """The op deleting every checkpoint, write and blob of the thread, in all namespaces."""
         prefix = _key(thread_id) + SEP
 
-        def op(txn: lmdb.Transaction) -> None:
+        def op(txn: Txn) -> None:
             cursor = txn.cursor(db=self._checkpoints)
             for key in list(_range(cursor, prefix)):
                 self._delete_checkpoint(txn, key)
@@ -461,14 +468,14 @@ class LmdbSaver(BaseCheckpointSaver[str]):
     def delete_thread(self, thread_id: str) -> None:
         self.store.write_blocking(self.delete_thread_op(thread_id))
 
-    def delete_for_runs_op(self, run_ids: Sequence[str]) -> Callable[[lmdb.Transaction], None]:
+    def delete_for_runs_op(self, run_ids: Sequence[str]) -> Callable[[Txn], None]:
         """Delete the checkpoints (and their writes) created by the given runs.
 
         Found through the run index, not by scanning all metadata. Blobs no longer
         referenced in the touched namespaces are dropped. As the base class warns, this
         can break `DeltaChannel` reconstruction for later checkpoints of the thread.
         """
-        def op(txn: lmdb.Transaction) -> None:
+        def op(txn: Txn) -> None:
             touched = set()
             cursor = txn.cursor(db=self._runs)
             for run_id in run_ids:
@@ -486,12 +493,12 @@ class LmdbSaver(BaseCheckpointSaver[str]):
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         self.store.write_blocking(self.delete_for_runs_op(run_ids))
 
-    def copy_thread_op(self, source_thread_id: str, target_thread_id: str) -> Callable[[lmdb.Transaction], None]:
+    def copy_thread_op(self, source_thread_id: str, target_thread_id: str) -> Callable[[Txn], None]:
         """Copy the whole thread (every namespace, checkpoint, write and blob), so
         the copy has the complete parent chain, as `DeltaChannel` requires."""
         src, dst = _key(source_thread_id) + SEP, _key(target_thread_id) + SEP
 
-        def op(txn: lmdb.Transaction) -> None:
+        def op(txn: Txn) -> None:
             for db in (self._checkpoints, self._writes, self._blobs):
                 for k, v in _items(txn.cursor(db=db), src):
                     txn.put(dst + k[len(src) :], v, db=db)
@@ -503,7 +510,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         self.store.write_blocking(self.copy_thread_op(source_thread_id, target_thread_id))
 
-    def prune_op(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> Callable[[lmdb.Transaction], None]:
+    def prune_op(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> Callable[[Txn], None]:
         """Delete old checkpoints: all of them ("delete"), or all but the latest of each
         namespace ("keep_latest").
 
@@ -515,9 +522,14 @@ class LmdbSaver(BaseCheckpointSaver[str]):
             raise ValueError(f"unknown prune strategy {strategy!r}")
         if strategy == "delete":
             deletes = [self.delete_thread_op(t) for t in thread_ids]
-            return lambda txn: [delete(txn) for delete in deletes] and None
 
-        def keep_latest(txn: lmdb.Transaction) -> None:
+            def delete_all(txn: Txn) -> None:
+                for delete in deletes:
+                    delete(txn)
+
+            return delete_all
+
+        def keep_latest(txn: Txn) -> None:
             for thread_id in thread_ids:
                 self._keep_latest(txn, thread_id)
 
@@ -526,7 +538,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         self.store.write_blocking(self.prune_op(thread_ids, strategy=strategy))
 
-    def _keep_latest(self, txn: lmdb.Transaction, thread_id: str) -> None:
+    def _keep_latest(self, txn: Txn, thread_id: str) -> None:
         by_ns: dict[str, list[bytes]] = {}
         for key in _range(txn.cursor(db=self._checkpoints), _key(thread_id) + SEP):
             by_ns.setdefault(_split(key)[1], []).append(key)
@@ -537,7 +549,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
                     self._delete_checkpoint(txn, key)
             self._gc_blobs(txn, thread_id, ns)
 
-    def _delta_ancestors(self, txn: lmdb.Transaction, thread_id: str, ns: str, latest: bytes) -> set[bytes]:
+    def _delta_ancestors(self, txn: Txn, thread_id: str, ns: str, latest: bytes) -> set[bytes]:
         """`latest` plus the ancestors its delta channels still need (see `prune`).
 
         Delta channels are the ones in `counters_since_delta_snapshot`; one needs its
@@ -547,7 +559,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         """
 
         def load(key: bytes) -> tuple[str, dict, dict]:
-            parent, _, c_type, c_bytes, m_type, m_bytes = _unpack(txn.get(key, db=self._checkpoints))
+            parent, _, c_type, c_bytes, m_type, m_bytes = _unpack(_must(txn.get(key, db=self._checkpoints)))
             ckpt = self.serde.loads_typed((c_type.decode(), c_bytes))
             meta = self.serde.loads_typed((m_type.decode(), m_bytes))
             return parent.decode(), ckpt["channel_versions"], meta

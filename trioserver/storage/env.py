@@ -32,7 +32,8 @@ import contextlib
 import logging
 import os
 import threading
-from typing import Any, Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import lmdb
@@ -42,7 +43,14 @@ import trio
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Op = Callable[[lmdb.Transaction], Any]
+# Every transaction reads with buffers=False: values are bytes, never memoryviews.
+if TYPE_CHECKING:
+    Txn = lmdb.Transaction[bytes]
+    Cursor = lmdb.Cursor[bytes]
+else:
+    Txn = lmdb.Transaction
+    Cursor = lmdb.Cursor
+Op = Callable[[Txn], Any]
 
 DB_NAMES = (
     b"events",
@@ -159,7 +167,7 @@ class Store:
 
     # -- reading -------------------------------------------------------------------
 
-    def read(self, fn: Callable[[lmdb.Transaction], T]) -> T:
+    def read(self, fn: Callable[[Txn], T]) -> T:
         """Run `fn` in a read transaction, inline: LMDB reads take microseconds.
         Never await or yield inside `fn`: a read transaction pins a reader slot and old
         pages, and holds the gate that map growth waits for."""
@@ -167,7 +175,7 @@ class Store:
             return fn(txn)
 
     @contextlib.contextmanager
-    def reading(self) -> Iterator[lmdb.Transaction]:
+    def reading(self) -> Iterator[Txn]:
         """A read transaction behind the gate, for readers that walk a cursor; the same
         rules as `read`."""
         with self.gate.shared(), self.env.begin(buffers=False) as txn:
@@ -175,7 +183,7 @@ class Store:
 
     # -- writing -------------------------------------------------------------------
 
-    async def write(self, op: Callable[[lmdb.Transaction], T]) -> T:
+    async def write(self, op: Callable[[Txn], T]) -> T:
         """Queue `op` for the writer (from a trio task) and wait until it is committed.
 
         `op` runs in the writer's thread in its own nested transaction: if it raises,
@@ -196,7 +204,7 @@ class Store:
         assert pending.result is not None
         return pending.result.unwrap()
 
-    async def awrite(self, op: Callable[[lmdb.Transaction], T]) -> T:
+    async def awrite(self, op: Callable[[Txn], T]) -> T:
         """`write`, awaited on the asyncio loop that runs the graphs: checkpoints join the
         writer's group commits (one fsync for many graphs' steps), and the loop keeps
         running other graphs while the commit is under way. Once queued, the op commits
@@ -213,7 +221,7 @@ class Store:
         token.run_sync_soon(self._enqueue_foreign, _Pending(op, on_done=done))
         return await future
 
-    def write_blocking(self, op: Callable[[lmdb.Transaction], T]) -> T:
+    def write_blocking(self, op: Callable[[Txn], T]) -> T:
         """`write` from a thread that is neither trio's nor able to await: blocks until
         the commit. (Never call it from the trio thread: the writer runs there.)"""
         token = self._token
@@ -296,7 +304,7 @@ class Store:
             await trio.sleep(1)
             await trio.to_thread.run_sync(self.env.sync, True)
 
-    def _commit_one(self, op: Callable[[lmdb.Transaction], T]) -> T:
+    def _commit_one(self, op: Callable[[Txn], T]) -> T:
         """Without a writer: commit `op` in a transaction of its own, in this thread."""
         pending = _Pending(op)
         self._commit([pending])
@@ -318,7 +326,7 @@ class Store:
                     pending.result = outcome.Error(StorageError(str(exc)))
                 return
 
-    def _run_nested(self, txn: lmdb.Transaction, op: Op) -> outcome.Outcome:
+    def _run_nested(self, txn: Txn, op: Op) -> outcome.Outcome:
         child = self.env.begin(write=True, parent=txn)
         try:
             value = op(child)
@@ -347,14 +355,15 @@ def _settle(future: asyncio.Future, result: outcome.Outcome) -> None:
     if isinstance(result, outcome.Value):
         future.set_result(result.value)
     else:
+        assert isinstance(result, outcome.Error)
         future.set_exception(result.error)
 
 
-def combine(*ops: Callable[[lmdb.Transaction], Any]) -> Callable[[lmdb.Transaction], list[Any]]:
+def combine(*ops: Callable[[Txn], Any]) -> Callable[[Txn], list[Any]]:
     """One op doing `ops` in order, in one transaction: several records change together
     or not at all."""
 
-    def op(txn: lmdb.Transaction) -> list[Any]:
+    def op(txn: Txn) -> list[Any]:
         return [o(txn) for o in ops]
 
     return op

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
-import lmdb
 import trio
 
 from ..ids import EventId
-from .env import Store
+from .env import Store, Txn
 from .records import LogEvent
 
 KEY_LEN = 16 + 12
@@ -57,7 +56,7 @@ class EventLog:
             self._last[thread_id] = pos
         return pos
 
-    def _read_last(self, txn: lmdb.Transaction, thread_id: str) -> EventId:
+    def _read_last(self, txn: Txn, thread_id: str) -> EventId:
         prefix = thread_key(thread_id)
         cursor = txn.cursor(self.db)
         upper = prefix + b"\xff" * 12
@@ -81,7 +80,7 @@ class EventLog:
 
     # -- writing -------------------------------------------------------------------
 
-    def prepare(self, thread_id: str, events: Iterable[LogEvent]) -> tuple[list[EventId], Callable[[lmdb.Transaction], None]]:
+    def prepare(self, thread_id: str, events: Iterable[LogEvent]) -> tuple[list[EventId], Callable[[Txn], None]]:
         """Assign positions to `events` and return them with the write op that stores them.
 
         Split from `append` so a caller can commit events in the same transaction as
@@ -91,7 +90,7 @@ class EventLog:
         prefix = thread_key(thread_id)
         items = [(event_key(prefix, pos), ev.to_bytes()) for pos, ev in zip(ids, events)]
 
-        def op(txn: lmdb.Transaction) -> None:
+        def op(txn: Txn) -> None:
             cursor = txn.cursor(self.db)
             cursor.putmulti(items, append=False)
             self._touched.add(thread_id)
@@ -105,12 +104,12 @@ class EventLog:
             await self.store.write(op)
         return ids
 
-    def delete_op(self, thread_id: str, *, below: bytes | None = None, limit: int | None = None) -> Callable[[lmdb.Transaction], int]:
+    def delete_op(self, thread_id: str, *, below: bytes | None = None, limit: int | None = None) -> Callable[[Txn], int]:
         """A write op deleting a thread's events: those with keys below `below` (all when
         None), at most `limit` of them. It returns how many it deleted."""
         prefix = thread_key(thread_id)
 
-        def op(txn: lmdb.Transaction) -> int:
+        def op(txn: Txn) -> int:
             cursor = txn.cursor(self.db)
             deleted = 0
             if not cursor.set_range(prefix):
@@ -144,8 +143,8 @@ class EventLog:
         prefix = thread_key(thread_id)
         start = event_key(prefix, EventId(after.ms, after.seq + 1)) if after.seq < 0xFFFFFFFF else event_key(prefix, EventId(after.ms + 1, 0))
 
-        def read(txn: lmdb.Transaction) -> list[tuple[EventId, LogEvent]]:
-            out = []
+        def read(txn: Txn) -> list[tuple[EventId, LogEvent]]:
+            out: list[tuple[EventId, LogEvent]] = []
             cursor = txn.cursor(self.db)
             if not cursor.set_range(start):
                 return out

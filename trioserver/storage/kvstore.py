@@ -30,10 +30,9 @@ import heapq
 import struct
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import lmdb
 import orjson
 from langgraph.store.base import (
     BaseStore,
@@ -50,7 +49,7 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
-from .env import Store
+from .env import Store, Txn
 
 __all__ = ["LmdbStore", "DB_NAME"]
 
@@ -61,7 +60,7 @@ _NS_END = b"\x00\x00"
 _HEADER = struct.Struct(">qqI")  # created_us, updated_us, len(identity)
 _UPDATED = struct.Struct(">q")  # updated_us, at offset 8
 _HASH_LEN = 32
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # -- encoding ------------------------------------------------------------------------
@@ -350,11 +349,12 @@ class LmdbStore(BaseStore):
 
     # -- reads ------------------------------------------------------------------------------
 
-    def _read(self, txn: lmdb.Transaction, op: Op) -> Result:
+    def _read(self, txn: Txn, op: Op) -> Result:
         if isinstance(op, GetOp):
             return self._get(txn, tuple(op.namespace), op.key)
         if isinstance(op, SearchOp):
             return self._search(txn, op)
+        assert isinstance(op, ListNamespacesOp)
         return self._list_namespaces(txn, op)
 
     def _lmdb_key(self, identity: bytes) -> bytes:
@@ -366,7 +366,7 @@ class LmdbStore(BaseStore):
         """The LMDB-key prefix covering every identity that starts with `prefix`."""
         return prefix[: self._max_key - _HASH_LEN]
 
-    def _get(self, txn: lmdb.Transaction, namespace: tuple[str, ...], key: str) -> Item | None:
+    def _get(self, txn: Txn, namespace: tuple[str, ...], key: str) -> Item | None:
         identity = _identity(namespace, key)
         data = txn.get(self._lmdb_key(identity), db=self._db)
         if data is None:
@@ -374,7 +374,7 @@ class LmdbStore(BaseStore):
         record = _Record(data)
         return record.item() if record.identity == identity else None
 
-    def _rows(self, txn: lmdb.Transaction, prefix: bytes) -> list[tuple[int, bytes, bytes]]:
+    def _rows(self, txn: Txn, prefix: bytes) -> list[tuple[int, bytes, bytes]]:
         """(-updated_us, lmdb key, record) for every item whose identity starts with
         `prefix`: sorting the tuples orders items newest first, then by key. Only the
         header is read here; values are decoded for the items a search returns."""
@@ -394,7 +394,7 @@ class LmdbStore(BaseStore):
                 rows.append((-unpack(data, 8)[0], key, data))
         return rows
 
-    def _search(self, txn: lmdb.Transaction, op: SearchOp) -> list[SearchItem]:
+    def _search(self, txn: Txn, op: SearchOp) -> list[SearchItem]:
         namespace_prefix = tuple(op.namespace_prefix)
         prefix = _ns_bytes(namespace_prefix) + _LABEL_SEP if namespace_prefix else b""
         rows = self._rows(txn, prefix)
@@ -417,7 +417,7 @@ class LmdbStore(BaseStore):
                     break
         return matched[offset : offset + limit]
 
-    def _list_namespaces(self, txn: lmdb.Transaction, op: ListNamespacesOp) -> list[tuple[str, ...]]:
+    def _list_namespaces(self, txn: Txn, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         conditions = tuple(op.match_conditions or ())
         # Labels a prefix condition fixes before its first wildcard narrow the scan.
         fixed: tuple[str, ...] = ()
@@ -436,7 +436,7 @@ class LmdbStore(BaseStore):
                 found.add(namespace if op.max_depth is None else namespace[: op.max_depth])
         return sorted(found)[op.offset : op.offset + op.limit]
 
-    def _namespaces(self, txn: lmdb.Transaction, prefix: bytes) -> Iterator[tuple[str, ...]]:
+    def _namespaces(self, txn: Txn, prefix: bytes) -> Iterator[tuple[str, ...]]:
         """Every namespace holding an item and starting with `prefix`, each once.
 
         Keys of one namespace's own items are contiguous (b"ns\\0\\0..."), so after the
@@ -476,7 +476,7 @@ class LmdbStore(BaseStore):
         value = None if op.value is None else _dumps(dict(op.value))
         return self._lmdb_key(identity), identity, value
 
-    def _apply_puts(self, txn: lmdb.Transaction, puts: list[tuple[bytes, bytes, bytes | None]]) -> None:
+    def _apply_puts(self, txn: Txn, puts: list[tuple[bytes, bytes, bytes | None]]) -> None:
         now = _now_us()
         for lkey, identity, value in puts:
             if value is None:

@@ -119,6 +119,6 @@ class LogEvent:
         return cbor2.dumps((self.run_id, self.event, self.mode, self.data))
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "LogEvent":
+    def from_bytes(cls, raw: bytes) -> LogEvent:
         run_id, event, mode, data = cbor2.loads(raw)
         return cls(run_id, event, mode, data)

@@ -16,10 +16,10 @@ import uuid
 from functools import partial
 
 import attrs
-import lmdb
 import trio
 
 from ..ids import EventId
+from .env import Txn
 from .eventlog import EventLog, thread_key
 from .tables import Tables
 
@@ -39,7 +39,7 @@ class RetentionPolicy:
 def thread_ids_in_log(log_: EventLog) -> list[str]:
     """Every thread that has events, by seeking from one thread prefix to the next."""
 
-    def read(txn: lmdb.Transaction) -> list[str]:
+    def read(txn: Txn) -> list[str]:
         cursor = txn.cursor(log_.db)
         out = []
         found = cursor.first()

@@ -7,11 +7,10 @@ so a handler can combine them (a run and its thread's status) in one commit.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
-import lmdb
-
-from .env import Store
+from .env import Store, Txn
 from .records import Assistant, AssistantVersion, Run, Thread, decode, encode
 
 
@@ -32,8 +31,8 @@ class Tables:
 
     # -- generic -------------------------------------------------------------------
 
-    def _get(self, db, cls, resource_id: str, txn: lmdb.Transaction | None = None):
-        def read(t: lmdb.Transaction):
+    def _get(self, db, cls, resource_id: str, txn: Txn | None = None):
+        def read(t: Txn):
             raw = t.get(_key(resource_id), db=db)
             return None if raw is None else decode(raw, cls)
 
@@ -44,7 +43,7 @@ class Tables:
 
     # -- threads -------------------------------------------------------------------
 
-    def get_thread(self, thread_id: str, txn: lmdb.Transaction | None = None) -> Thread | None:
+    def get_thread(self, thread_id: str, txn: Txn | None = None) -> Thread | None:
         return self._get(self.threads_db, Thread, thread_id, txn)
 
     def all_threads(self) -> list[Thread]:
@@ -53,19 +52,19 @@ class Tables:
     # Put ops encode their record when they are made, not when they run: the record is
     # stored as it was when the caller queued the write, whatever happens to it after.
 
-    def put_thread_op(self, thread: Thread) -> Callable[[lmdb.Transaction], Thread]:
+    def put_thread_op(self, thread: Thread) -> Callable[[Txn], Thread]:
         raw = encode(thread)
 
-        def op(txn: lmdb.Transaction) -> Thread:
+        def op(txn: Txn) -> Thread:
             txn.put(_key(thread.thread_id), raw, db=self.threads_db)
             return thread
 
         return op
 
-    def update_thread_op(self, thread_id: str, change: Callable[[Thread], Any]) -> Callable[[lmdb.Transaction], Thread | None]:
+    def update_thread_op(self, thread_id: str, change: Callable[[Thread], Any]) -> Callable[[Txn], Thread | None]:
         """An op that reads the thread inside the write transaction, applies `change`, stores it."""
 
-        def op(txn: lmdb.Transaction) -> Thread | None:
+        def op(txn: Txn) -> Thread | None:
             thread = self.get_thread(thread_id, txn)
             if thread is None:
                 return None
@@ -75,10 +74,10 @@ class Tables:
 
         return op
 
-    def delete_thread_op(self, thread_id: str) -> Callable[[lmdb.Transaction], bool]:
+    def delete_thread_op(self, thread_id: str) -> Callable[[Txn], bool]:
         """Deletes the thread and its runs (events and checkpoints are deleted by their owners)."""
 
-        def op(txn: lmdb.Transaction) -> bool:
+        def op(txn: Txn) -> bool:
             for run_id in self._thread_run_ids(txn, thread_id):
                 txn.delete(_key(run_id), db=self.runs_db)
                 txn.delete(_key(thread_id) + _key(run_id), db=self.thread_runs_db)
@@ -88,21 +87,21 @@ class Tables:
 
     # -- runs ----------------------------------------------------------------------
 
-    def get_run(self, run_id: str, txn: lmdb.Transaction | None = None) -> Run | None:
+    def get_run(self, run_id: str, txn: Txn | None = None) -> Run | None:
         return self._get(self.runs_db, Run, run_id, txn)
 
-    def put_run_op(self, run: Run) -> Callable[[lmdb.Transaction], Run]:
+    def put_run_op(self, run: Run) -> Callable[[Txn], Run]:
         raw = encode(run)
 
-        def op(txn: lmdb.Transaction) -> Run:
+        def op(txn: Txn) -> Run:
             txn.put(_key(run.run_id), raw, db=self.runs_db)
             txn.put(_key(run.thread_id) + _key(run.run_id), b"", db=self.thread_runs_db)
             return run
 
         return op
 
-    def update_run_op(self, run_id: str, change: Callable[[Run], Any]) -> Callable[[lmdb.Transaction], Run | None]:
-        def op(txn: lmdb.Transaction) -> Run | None:
+    def update_run_op(self, run_id: str, change: Callable[[Run], Any]) -> Callable[[Txn], Run | None]:
+        def op(txn: Txn) -> Run | None:
             run = self.get_run(run_id, txn)
             if run is None:
                 return None
@@ -112,8 +111,8 @@ class Tables:
 
         return op
 
-    def delete_run_op(self, run_id: str) -> Callable[[lmdb.Transaction], bool]:
-        def op(txn: lmdb.Transaction) -> bool:
+    def delete_run_op(self, run_id: str) -> Callable[[Txn], bool]:
+        def op(txn: Txn) -> bool:
             run = self.get_run(run_id, txn)
             if run is None:
                 return False
@@ -122,7 +121,7 @@ class Tables:
 
         return op
 
-    def _thread_run_ids(self, txn: lmdb.Transaction, thread_id: str) -> list[str]:
+    def _thread_run_ids(self, txn: Txn, thread_id: str) -> list[str]:
         prefix = _key(thread_id)
         cursor = txn.cursor(self.thread_runs_db)
         out = []
@@ -136,7 +135,7 @@ class Tables:
     def thread_runs(self, thread_id: str) -> list[Run]:
         """The thread's runs, oldest first (run ids are time-ordered UUIDs)."""
 
-        def read(txn: lmdb.Transaction) -> list[Run]:
+        def read(txn: Txn) -> list[Run]:
             runs = (self.get_run(r, txn) for r in self._thread_run_ids(txn, thread_id))
             return [r for r in runs if r is not None]
 
@@ -147,14 +146,14 @@ class Tables:
 
     # -- assistants ----------------------------------------------------------------
 
-    def get_assistant(self, assistant_id: str, txn: lmdb.Transaction | None = None) -> Assistant | None:
+    def get_assistant(self, assistant_id: str, txn: Txn | None = None) -> Assistant | None:
         return self._get(self.assistants_db, Assistant, assistant_id, txn)
 
     def all_assistants(self) -> list[Assistant]:
         return self._scan(self.assistants_db, Assistant)
 
-    def put_assistant_op(self, assistant: Assistant, *, new_version: bool = True) -> Callable[[lmdb.Transaction], Assistant]:
-        def op(txn: lmdb.Transaction) -> Assistant:
+    def put_assistant_op(self, assistant: Assistant, *, new_version: bool = True) -> Callable[[Txn], Assistant]:
+        def op(txn: Txn) -> Assistant:
             txn.put(_key(assistant.assistant_id), encode(assistant), db=self.assistants_db)
             if new_version:
                 version = AssistantVersion(
@@ -174,11 +173,11 @@ class Tables:
 
         return op
 
-    def assistant_versions(self, assistant_id: str, txn: lmdb.Transaction | None = None) -> list[AssistantVersion]:
+    def assistant_versions(self, assistant_id: str, txn: Txn | None = None) -> list[AssistantVersion]:
         """The assistant's stored versions, oldest first."""
         prefix = _key(assistant_id)
 
-        def read(t: lmdb.Transaction) -> list[AssistantVersion]:
+        def read(t: Txn) -> list[AssistantVersion]:
             cursor = t.cursor(self.versions_db)
             out = []
             if cursor.set_range(prefix):
@@ -190,10 +189,10 @@ class Tables:
 
         return read(txn) if txn is not None else self.store.read(read)
 
-    def delete_assistant_op(self, assistant_id: str) -> Callable[[lmdb.Transaction], bool]:
+    def delete_assistant_op(self, assistant_id: str) -> Callable[[Txn], bool]:
         prefix = _key(assistant_id)
 
-        def op(txn: lmdb.Transaction) -> bool:
+        def op(txn: Txn) -> bool:
             cursor = txn.cursor(self.versions_db)
             if cursor.set_range(prefix):
                 while cursor.key()[:16] == prefix:

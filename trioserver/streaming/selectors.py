@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ..runtime.lifecycle import CONTROL_MODES, LIFECYCLE, RUN_DONE, STATE_UPDATE, is_run_end
 from ..storage.records import LogEvent

@@ -7,8 +7,8 @@ one HTTP chunk per batch instead of per event was about 7x faster to one client.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import AsyncIterator
 
 import trio
 
@@ -36,7 +36,7 @@ async def sse_from_log(
     *,
     shutdown: trio.Event,
     heartbeat: float = 5.0,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The bytes of an SSE stream of the thread's log after `after`, chosen by `select`;
     a heartbeat comment when nothing was sent for `heartbeat` seconds (the JS SDK treats
     a connection quiet for three intervals as dead)."""

@@ -11,8 +11,8 @@ batch in hand, and it can always resume from its last id.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
-from typing import AsyncIterator, Callable
 
 import trio
 
@@ -30,7 +30,7 @@ async def tail_thread(
     *,
     shutdown: trio.Event,
     idle_timeout: float = 5.0,
-) -> AsyncIterator[Batch]:
+) -> AsyncGenerator[Batch, None]:
     """Yield batches of the thread's events after `after`, until shutdown or until the
     thread is deleted.
 
@@ -64,7 +64,7 @@ async def tail_selected(
     *,
     shutdown: trio.Event,
     heartbeat: float = 5.0,
-) -> AsyncIterator[Selected]:
+) -> AsyncGenerator[Selected, None]:
     """Batches of the events `select` picks, with their names, until the one that ends
     the stream. Yields an empty batch whenever nothing was picked for `heartbeat`
     seconds (also while the log moves but nothing in it is for this stream), so the

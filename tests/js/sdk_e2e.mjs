@@ -281,7 +281,7 @@ check("streamMode messages: messages/metadata, then accumulated partials", async
   assert.equal(metadata.langgraph_node, "call_model");
 });
 
-check("streamMode messages: messages/complete after the partials (DESIGN.md: as the JS server)", async () => {
+check("streamMode messages: messages/complete after the partials (as the JS server sends it)", async () => {
   const { client } = makeClient();
   const chunks = await collect(client.runs.stream(null, "llm", { input: { topic: "ice cream" }, streamMode: "messages" }));
   const events = chunks.map((c) => c.event);

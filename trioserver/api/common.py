@@ -148,7 +148,7 @@ SSE_HEADERS = {
 
 def sse_response(body: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> Response:
     response = Response(body, status=200, content_type="text/event-stream; charset=utf-8", headers={**SSE_HEADERS, **(headers or {})})
-    response.timeout = None  # STACK.md 1: Quart would cut the stream at 60 s
+    response.timeout = None  # Quart would cut the stream at 60 s
     return response
 
 

@@ -4,12 +4,12 @@ connection does not hold up a stop."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import time
 
 import pytest
-
 from serverproc import ServerProcess
 
 pytestmark = pytest.mark.anyio
@@ -35,7 +35,7 @@ async def test_connections_are_closed_after_connection_close(server):
         assert b'"ok":true' in _request_with_close(server.port)
     deadline = time.monotonic() + 10
     while _open_fds(server.proc.pid) > before + 20 and time.monotonic() < deadline:
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
     assert _open_fds(server.proc.pid) <= before + 20  # not one descriptor per request
 
 

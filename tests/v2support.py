@@ -21,6 +21,7 @@ Until our server serves v2 at all, the tests xfail against it (not against an ou
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -50,7 +51,7 @@ class V2Target:
             pytest.skip(f"the Python reference does not do this: {why}")
 
 
-def resolve_target(base_url_fixture: callable) -> V2Target:
+def resolve_target(base_url_fixture: Callable[[], str]) -> V2Target:
     """The target from the environment, else our session server (`base_url_fixture()`)."""
     url = os.environ.get(URL_ENV, "").rstrip("/")
     if not url:

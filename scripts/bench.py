@@ -85,7 +85,7 @@ QUICK = dict(
     replay_events=10_000, replay_build_seconds={"ours": 30.0, "ref": 20.0},
     eventlog_events=10_000,
 )
-SCENARIOS = ("stateless", "rss", "tokens", "fanout", "replay", "eventlog")
+SCENARIOS = ("stateless", "rss", "tokens", "fanout", "replay", "eventlog", "binary")
 
 
 # -- servers ------------------------------------------------------------------------------
@@ -894,13 +894,28 @@ async def amain(args) -> dict:
     except OSError:
         results["commit"] = "?"
     wanted = args.only or SCENARIOS
-    server_scenarios = [s for s in wanted if s != "eventlog"]
+    server_scenarios = [s for s in wanted if s not in ("eventlog", "binary")]
     for kind in kinds:
         if server_scenarios or not args.only:
             results[kind] = await bench_server(kind, p, args, workdir)
     if "eventlog" in wanted and "ours" in kinds:
         results["eventlog"] = await asyncio.to_thread(scenario_eventlog, p)
+    if "binary" in wanted and "ours" in kinds:
+        results["binary"] = await asyncio.to_thread(scenario_binary, args)
     return results
+
+
+def scenario_binary(args) -> dict[str, Any] | None:
+    """The one-file binary's start-up and idle RSS next to the venv's (scripts/bench_binary.py)."""
+    from bench_binary import measure_all
+
+    binary = Path(args.binary)
+    if not binary.is_file():
+        progress(f"binary: no {binary} (scripts/build-binary makes it); skipped")
+        return None
+    progress(f"binary: start-up and idle RSS of {binary} next to the venv's")
+    return measure_all({"venv": [str(OURS_BIN)], "binary": [str(binary.resolve())]}, runs=3 if args.quick else 7,
+                       cache_root=BENCH / "binary-cache")
 
 
 def main() -> int:
@@ -911,6 +926,7 @@ def main() -> int:
     parser.add_argument("--only", type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
                         help=f"comma-separated subset of: {','.join(SCENARIOS)}")
     parser.add_argument("--durability", default="full", choices=("full", "relaxed", "fast"), help="our server's --durability")
+    parser.add_argument("--binary", default=str(ROOT / "dist" / "trioserver"), help="the one-file binary for the 'binary' scenario")
     parser.add_argument("--profile", action="store_true", help="record our server with py-spy (.bench/profile-ours.txt)")
     parser.add_argument("--output", default=None,
                         help="where to write the table (default .bench/results.md for a full run of both servers, "
@@ -950,6 +966,10 @@ def main() -> int:
     mode = ("quick" if args.quick else "full") + (", ours only" if args.ours_only else ", ref only" if args.ref_only else "")
     title = f"# trioserver vs reference: benchmark ({mode}, {time.strftime('%Y-%m-%d %H:%M:%S')}, {results['wall_seconds']:.0f} s)"
     text = f"{title}\n\n{table}\n{notes(results, p, args)}\n"
+    if results.get("binary"):
+        from bench_binary import table as binary_table
+
+        text += f"\n## One-file binary vs venv (bundled examples)\n\n{binary_table(results['binary'])}\n"
     print(text)
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

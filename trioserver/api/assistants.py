@@ -11,7 +11,7 @@ from ..errors import Invalid, NotFound
 from ..runtime.runconfig import state_config
 from ..services import Services
 from ..storage.records import Assistant, converter
-from .common import assistant_json, body_object, field, json_response, limit_offset, paginated, require_uuid
+from .common import assistant_json, body_object, empty_response, field, json_response, limit_offset, paginated, require_uuid
 
 
 def register(app: Quart, svc: Services) -> None:
@@ -81,8 +81,13 @@ def register(app: Quart, svc: Services) -> None:
 
     @app.delete("/assistants/<assistant_id>")
     async def delete_assistant(assistant_id: str) -> Response:
-        await svc.assistants.delete(svc.assistants.get(assistant_id).assistant_id)
-        return Response(b"", status=204)
+        if assistant_id not in svc.graphs:
+            require_uuid(assistant_id, "assistant_id")
+        assistant = svc.assistants.find(assistant_id)
+        if assistant is None:
+            raise NotFound(f"Assistant with ID {assistant_id} not found")
+        await svc.assistants.delete(assistant.assistant_id)
+        return empty_response(204)
 
     @app.post("/assistants/search")
     async def search_assistants() -> Response:

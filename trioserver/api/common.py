@@ -22,6 +22,16 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(jsonenc.dumps(body), status=status, content_type="application/json", headers=headers)
 
 
+def empty_response(status: int = 204) -> Response:
+    """A bodiless answer (202, 204) with no Content-Type, as the reference sends them
+    (Quart would call an empty body `text/html`)."""
+    response = Response(b"", status=status)
+    del response.headers["Content-Type"]
+    if status == 204:  # a 204 carries no Content-Length either (RFC 9110)
+        del response.headers["Content-Length"]
+    return response
+
+
 async def body_json(*, default: Any = attrs.NOTHING) -> Any:
     """The request body as JSON, whatever its Content-Type (curl's default is a form type).
 

@@ -21,7 +21,7 @@ from ..runtime.crons import (
 )
 from ..runtime.runs import MULTITASK, check_node_list, parse_stream_mode
 from ..services import Services
-from .common import body_object, field, json_response, limit_offset, paginated
+from .common import body_object, empty_response, field, json_response, limit_offset, paginated
 
 SORT_FIELDS = ("cron_id", "assistant_id", "thread_id", "next_run_date", "end_time", "created_at", "updated_at")
 SELECT_FIELDS = (
@@ -212,9 +212,10 @@ def register(app: Quart, svc: Services) -> None:
 
     @app.get("/runs/crons/<cron_id>")
     async def get_cron(cron_id: str) -> Response:
-        cron = svc.crons.get(_cron_id(cron_id))
-        if cron is None:
-            raise NotFound("Not Found")
+        cron_id = _cron_id(cron_id)
+        cron = svc.crons.get(cron_id)
+        if cron is None:  # the reference answers a bare "Not Found": we name it (README)
+            raise NotFound(f"Cron '{cron_id}' not found")
         return json_response(cron_json(cron))
 
     @app.patch("/runs/crons/<cron_id>")
@@ -268,6 +269,7 @@ def register(app: Quart, svc: Services) -> None:
 
     @app.delete("/runs/crons/<cron_id>")
     async def delete_cron(cron_id: str) -> Response:
-        if not await svc.crons.delete(_cron_id(cron_id)):
-            raise NotFound("Not Found")
-        return Response(b"", status=204)
+        cron_id = _cron_id(cron_id)
+        if not await svc.crons.delete(cron_id):
+            raise NotFound(f"Cron '{cron_id}' not found")
+        return empty_response(204)

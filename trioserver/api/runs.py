@@ -15,6 +15,7 @@ from ..storage.records import Run
 from .common import (
     body_json,
     body_object,
+    empty_response,
     field,
     get_run_or_404,
     get_thread_or_404,
@@ -125,7 +126,7 @@ def register(app: Quart, svc: Services) -> None:
         run = get_run_or_404(svc.tables, thread_id, run_id)
         await svc.queue.cancel(run.thread_id, run.run_id, action="interrupt", wait=True)
         await svc.store.write(svc.tables.delete_run_op(run.run_id))
-        return Response(b"", status=204)
+        return empty_response(204)
 
     @app.get("/threads/<thread_id>/runs/<run_id>/join")
     async def join_run(thread_id: str, run_id: str) -> Response:
@@ -144,7 +145,9 @@ def register(app: Quart, svc: Services) -> None:
 
     @app.post("/threads/<thread_id>/runs/<run_id>/cancel")
     async def cancel_run(thread_id: str, run_id: str) -> Response:
-        run = get_run_or_404(svc.tables, thread_id, run_id)
+        run = svc.tables.get_run(require_uuid(run_id, "run_id"))
+        if run is None or run.thread_id != require_uuid(thread_id, "thread_id"):
+            raise NotFound("No runs found to cancel.")
         action = request.args.get("action", "interrupt")
         if action not in ("interrupt", "rollback"):
             raise Invalid("action: must be 'interrupt' or 'rollback'")
@@ -154,7 +157,7 @@ def register(app: Quart, svc: Services) -> None:
         if wait:
             base = f"/threads/{run.thread_id}/runs/{run.run_id}"
             return json_response({}, headers={"Location": f"{base}/join", "Content-Location": base})
-        return Response(b"", status=202, content_type="application/json")
+        return empty_response(202)
 
     @app.post("/runs/cancel")
     async def cancel_runs() -> Response:
@@ -180,4 +183,4 @@ def register(app: Quart, svc: Services) -> None:
             cancelled += await svc.queue.cancel(thread_id, run_id, action=action)
         if not cancelled:
             raise NotFound("No runs found to cancel.")
-        return Response(b"", status=204)
+        return empty_response(204)

@@ -23,7 +23,7 @@ from ..services import Services
 from ..storage.kvstore import LmdbStore
 from ..validate import show as _show
 from ..validate import type_names as _type_names
-from .common import body_object, field, json_response
+from .common import body_object, empty_response, field, json_response
 
 __all__ = ["register"]
 
@@ -87,7 +87,7 @@ def register(app: Quart, svc: Services) -> None:
         if namespace and namespace[0] == "langgraph":  # as BaseStore.put, which the reference calls
             raise BadRequest(f'Root label for namespace cannot be "langgraph". Got: {namespace}')
         await _run(svc.kvstore, PutOp(namespace, key, value, index=index, ttl=ttl))
-        return Response(b"", status=204)
+        return empty_response(204)
 
     @app.get("/store/items")
     async def get_item() -> Response:
@@ -104,7 +104,7 @@ def register(app: Quart, svc: Services) -> None:
         key = _required(body, "key", str)
         namespace = _check_labels(_labels(body, "namespace") or [])
         await _run(svc.kvstore, PutOp(namespace, key, None))
-        return Response(b"", status=204)
+        return empty_response(204)
 
     @app.post("/store/items/search")
     async def search_items() -> Response:

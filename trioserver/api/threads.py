@@ -13,6 +13,7 @@ from ..storage.records import Thread
 from ..streaming.selectors import THREAD_STREAM_MODES
 from .common import (
     body_object,
+    empty_response,
     field,
     get_thread_or_404,
     json_response,
@@ -103,7 +104,7 @@ def register(app: Quart, svc: Services) -> None:
     async def delete_thread(thread_id: str) -> Response:
         thread = get_thread_or_404(svc.tables, thread_id)
         await svc.threads.delete(thread.thread_id)
-        return Response(b"", status=204)
+        return empty_response(204)
 
     @app.post("/threads/search")
     async def search_threads() -> Response:

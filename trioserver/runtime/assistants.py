@@ -103,7 +103,7 @@ class Assistants:
                 raise NotFound(f"Assistant {assistant_id} not found")
             chosen = next((v for v in self.tables.assistant_versions(assistant_id, txn) if v.version == version), None)
             if chosen is None:
-                raise NotFound(f"Assistant {assistant_id} has no version {version}")
+                raise NotFound(f"Version {version} not found for assistant {assistant_id}")
             assistant.version = chosen.version
             assistant.config, assistant.context, assistant.metadata = chosen.config, chosen.context, chosen.metadata
             assistant.name, assistant.graph_id, assistant.description = chosen.name, chosen.graph_id, chosen.description

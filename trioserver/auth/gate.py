@@ -1,0 +1,50 @@
+"""The HTTP gate: every request and websocket, before routing, so an unknown path or a
+wrong method answers 401 too, not 404 or 405.
+
+Open without credentials, as in the reference: `GET /ok`, `/`, `/info`, `/docs`,
+`/openapi.json`, and CORS preflights (`OPTIONS`). Everything else, including routes
+added later (the v2 protocol, MCP, A2A), passes the API key check first (when keys are
+configured), then custom auth's authenticate (when langgraph.json has `auth`), which sets
+the principal for the rest of the request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Quart, Response, request, websocket
+
+from .. import jsonenc
+from .apikey import DETAIL, ApiKeys
+from .authorize import Authorizer
+from .context import current
+
+OPEN_PATHS = frozenset({"/ok", "/", "/info", "/docs", "/openapi.json"})
+
+
+def is_open(method: str, path: str) -> bool:
+    return method == "OPTIONS" or (path in OPEN_PATHS and method in ("GET", "HEAD"))
+
+
+def install(app: Quart, auth: Authorizer, keys: ApiKeys | None) -> None:
+    """Register the gate on `app`; nothing at all when neither keys nor auth are configured."""
+    if keys is None and not auth.enabled:
+        return
+
+    async def gate(conn: Any) -> Response | None:
+        current.set(None)
+        if is_open(conn.method, conn.path):
+            return None
+        if keys is not None and not keys.check(conn.headers):
+            return Response(jsonenc.dumps({"detail": DETAIL}), status=401, content_type="application/json")
+        if auth.enabled:
+            current.set(await auth.authenticate(conn))
+        return None
+
+    @app.before_request
+    async def gate_request() -> Response | None:
+        return await gate(request)
+
+    @app.before_websocket
+    async def gate_websocket() -> Response | None:
+        return await gate(websocket)

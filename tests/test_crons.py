@@ -198,7 +198,7 @@ async def test_cron_crud(client, http):
     created = await client.crons.create("agent", schedule="0 0 * * *", input={"topic": "x"}, metadata={"m": 1})
     assert created["assistant_id"] == AGENT_ID
     assert created["thread_id"] is None and created["on_run_completed"] == "delete" and created["enabled"] is True
-    assert created["timezone"] is None and created["end_time"] is None and created["user_id"] is None
+    assert created["timezone"] is None and created["end_time"] is None and created["user_id"] == ""  # as the reference, without auth
     assert created["metadata"] == {"m": 1}
     assert created["payload"]["input"] == {"topic": "x"}
     assert created["payload"]["config"]["configurable"]["cron_id"] == created["cron_id"]

@@ -8,10 +8,12 @@ from quart import Quart, Response, request
 
 from .. import ids
 from ..errors import Invalid, NotFound
+from ..runtime.assistants import mirrored
 from ..runtime.runconfig import state_config
+from ..runtime.schemas import graph_schemas
 from ..services import Services
-from ..storage.records import Assistant, converter
-from .common import assistant_json, body_object, empty_response, field, json_response, limit_offset, paginated, require_uuid
+from ..storage.records import Assistant
+from .common import assistant_json, body_object, empty_response, field, json_response, limit_offset, paginated, require_uuid, version_json
 
 
 def register(app: Quart, svc: Services) -> None:
@@ -32,16 +34,15 @@ def register(app: Quart, svc: Services) -> None:
         assistant_id = require_uuid(assistant_id, "assistant_id") if assistant_id else ids.new_id()
         if_exists = field(body, "if_exists", str, "raise", choices=("raise", "do_nothing"))
         now = ids.now_iso()
-        config = field(body, "config", dict, {})
+        config, context = mirrored(field(body, "config", dict, None) or {}, field(body, "context", dict, None))
         assistant = Assistant(
             assistant_id=assistant_id,
             graph_id=graph_id,
             name=field(body, "name", str, "Untitled"),
             created_at=now,
             updated_at=now,
-            config=config,
-            # As the reference: without a context, the configurable is the context.
-            context=field(body, "context", dict, None) or dict(config.get("configurable") or {}),
+            config=config or {},
+            context=context or {},
             metadata=field(body, "metadata", dict, {}),
             description=field(body, "description", str, None),
         )
@@ -58,8 +59,7 @@ def register(app: Quart, svc: Services) -> None:
         graph_id = field(body, "graph_id", str, None)
         if graph_id is not None and graph_id not in svc.graphs:
             raise NotFound(f"Graph {graph_id} not found")
-        config = field(body, "config", dict, None)
-        context = field(body, "context", dict, None)
+        config, context = mirrored(field(body, "config", dict, None), field(body, "context", dict, None))
         metadata = field(body, "metadata", dict, {})
         name = field(body, "name", str, None)
         description = field(body, "description", str, None)
@@ -67,7 +67,7 @@ def register(app: Quart, svc: Services) -> None:
         def change(assistant: Assistant) -> None:
             if graph_id is not None:
                 assistant.graph_id = graph_id
-            if config is not None:
+            if config:  # as the reference: an empty config keeps the current one
                 assistant.config = config
             if context is not None:
                 assistant.context = context
@@ -119,10 +119,11 @@ def register(app: Quart, svc: Services) -> None:
     async def assistant_versions(assistant_id: str) -> Response:
         assistant = svc.assistants.get(assistant_id)
         body = await body_object(default={})
-        limit = field(body, "limit", int, 10)
-        offset = field(body, "offset", int, 0)
-        versions = svc.assistants.versions(assistant.assistant_id)
-        return json_response([converter.unstructure(v) for v in versions[offset : offset + limit]])
+        limit, offset = limit_offset(body)
+        versions = svc.assistants.versions(assistant.assistant_id, field(body, "metadata", dict, None))[offset : offset + limit]
+        if not versions:  # as the reference: nothing (left) to show is a 404
+            raise NotFound(f"Assistant {assistant.assistant_id} not found")
+        return json_response([version_json(v) for v in versions])
 
     @app.post("/assistants/<assistant_id>/latest")
     async def set_latest_version(assistant_id: str) -> Response:
@@ -134,9 +135,11 @@ def register(app: Quart, svc: Services) -> None:
     @app.get("/assistants/<assistant_id>/graph")
     async def assistant_graph(assistant_id: str) -> Response:
         graph = await built_graph(svc.assistants.get(assistant_id))
-        xray_arg = (request.args.get("xray") or "false").lower()
-        xray: bool | int = int(xray_arg) if xray_arg.isdigit() else xray_arg in ("true", "1", "yes")
-        return json_response(graph.get_graph(xray=xray).to_json())
+        drawn = graph.get_graph(xray=_xray(request.args.get("xray"))).to_json()
+        for node in drawn.get("nodes", []):
+            if isinstance(node.get("data"), dict):
+                node["data"].pop("id", None)  # as the reference: a node's Python class path is not shown
+        return json_response(drawn)
 
     @app.get("/assistants/<assistant_id>/subgraphs")
     @app.get("/assistants/<assistant_id>/subgraphs/<path:namespace>")
@@ -144,30 +147,25 @@ def register(app: Quart, svc: Services) -> None:
         assistant = svc.assistants.get(assistant_id)
         graph = await built_graph(assistant)
         recurse = (request.args.get("recurse") or "").lower() in ("1", "true", "yes")
-        found = {ns: _schemas(assistant.graph_id, subgraph) for ns, subgraph in graph.get_subgraphs(namespace=namespace, recurse=recurse)}
+        found = {ns: graph_schemas(subgraph) for ns, subgraph in graph.get_subgraphs(namespace=namespace, recurse=recurse)}
         return json_response(found)
 
     @app.get("/assistants/<assistant_id>/schemas")
     async def assistant_schemas(assistant_id: str) -> Response:
         assistant = svc.assistants.get(assistant_id)
-        return json_response(_schemas(assistant.graph_id, await built_graph(assistant)))
+        return json_response({"graph_id": assistant.graph_id, **graph_schemas(await built_graph(assistant))})
 
 
-def _schemas(graph_id: str, graph: Any) -> dict[str, Any]:
-    """A graph's JSON schemas; None for one that cannot be rendered (pydantic cannot, for
-    example, render a `typing.TypedDict` on Python 3.11)."""
-
-    def schema(fn: Any) -> Any:
-        try:
-            return fn()
-        except Exception:  # noqa: BLE001
-            return None
-
-    return {
-        "graph_id": graph_id,
-        "input_schema": schema(graph.get_input_jsonschema),
-        "output_schema": schema(graph.get_output_jsonschema),
-        "state_schema": schema(graph.get_input_jsonschema),
-        "config_schema": schema(lambda: graph.config_schema().model_json_schema()),
-        "context_schema": schema(graph.get_context_jsonschema),
-    }
+def _xray(value: str | None) -> bool | int:
+    """`?xray=`: true/false, or a positive depth (as the reference reads it)."""
+    if not value or value in ("false", "False"):
+        return False
+    if value in ("true", "True"):
+        return True
+    try:
+        depth = int(value)
+    except ValueError:
+        raise Invalid("Invalid xray value") from None
+    if depth <= 0:
+        raise Invalid("Invalid xray value")
+    return depth

@@ -11,7 +11,7 @@ from quart import Response, request
 
 from .. import ids, jsonenc
 from ..errors import Invalid, NotFound
-from ..storage.records import Assistant, Run, Thread, converter
+from ..storage.records import Assistant, AssistantVersion, Run, Thread, converter
 from ..storage.tables import Tables
 from ..validate import field, require_uuid, show
 
@@ -115,10 +115,21 @@ def paginated(items: list[Any], limit: int, offset: int, render: Callable[[Any],
 
 
 def thread_json(thread: Thread) -> dict[str, Any]:
-    data = converter.unstructure(thread)
-    data.pop("temporary", None)
-    data.pop("graph_id", None)
-    data["state_updated_at"] = thread.updated_at
+    """A thread in the reference's shape: `error` and `interrupts` appear once a run has
+    left something on it (values, an error, interrupts), not before."""
+    data = {
+        "thread_id": thread.thread_id,
+        "created_at": thread.created_at,
+        "updated_at": thread.updated_at,
+        "state_updated_at": thread.updated_at,
+        "metadata": thread.metadata,
+        "status": thread.status,
+        "config": thread.config,
+        "values": thread.values,
+    }
+    if thread.values is not None or thread.error is not None or thread.interrupts:
+        data["error"] = thread.error
+        data["interrupts"] = thread.interrupts
     return data
 
 
@@ -128,6 +139,12 @@ def run_json(run: Run) -> dict[str, Any]:
 
 def assistant_json(assistant: Assistant) -> dict[str, Any]:
     return converter.unstructure(assistant)
+
+
+def version_json(version: AssistantVersion) -> dict[str, Any]:
+    """An assistant version, with the reference's keys in its order."""
+    keys = ("assistant_id", "version", "graph_id", "config", "context", "metadata", "created_at", "name", "description")
+    return {k: getattr(version, k) for k in keys}
 
 
 def get_thread_or_404(tables: Tables, thread_id: str) -> Thread:

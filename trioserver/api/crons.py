@@ -36,7 +36,7 @@ def cron_json(cron: Cron) -> dict[str, Any]:
         "cron_id": cron.cron_id,
         "assistant_id": cron.assistant_id,
         "thread_id": cron.thread_id,
-        "user_id": cron.user_id,
+        "user_id": cron.user_id or "",  # as the reference: "" without auth
         "end_time": cron.end_time,
         "schedule": cron.schedule,
         "timezone": cron.timezone,

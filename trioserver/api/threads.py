@@ -8,6 +8,7 @@ from quart import Quart, Response
 
 from .. import ids
 from ..errors import Conflict, Invalid, NotFound
+from ..runtime.threads import NoGraph
 from ..services import Services
 from ..storage.records import Thread
 from ..streaming.selectors import THREAD_STREAM_MODES
@@ -63,6 +64,16 @@ def _filtered_threads(svc: Services, body: dict[str, Any]) -> list[Thread]:
     return threads
 
 
+def _supersteps(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The `supersteps` of a thread-create body: a list of `{"updates": [{"values"|"command", "as_node"}]}`."""
+    supersteps = field(body, "supersteps", list, None) or []
+    for step in supersteps:
+        updates = step.get("updates") if isinstance(step, dict) else None
+        if not isinstance(updates, list) or not all(isinstance(u, dict) and isinstance(u.get("as_node"), str) for u in updates):
+            raise Invalid('supersteps: each must be {"updates": [{"values" or "command", "as_node": "<node>"}]}')
+    return supersteps
+
+
 def register(app: Quart, svc: Services) -> None:
     @app.post("/threads")
     async def create_thread() -> Response:
@@ -76,9 +87,16 @@ def register(app: Quart, svc: Services) -> None:
             if if_exists == "do_nothing":
                 return json_response(thread_json(existing))
             raise Conflict(f"Thread {thread_id} already exists")
+        supersteps = _supersteps(body)
         now = ids.now_iso()
         thread = Thread(thread_id, now, now, metadata=metadata)
         await svc.store.write(svc.tables.put_thread_op(thread))
+        if supersteps:
+            try:
+                thread = await svc.threads.apply_supersteps(thread, supersteps) or thread
+            except NoGraph as exc:
+                # As the reference: the thread stays, and the answer says what went wrong.
+                return json_response({"detail": f"Thread {thread_id} was created, but there were problems updating the state: {exc.detail}"}, status=201)
         return json_response(thread_json(thread))
 
     @app.get("/threads/<thread_id>")

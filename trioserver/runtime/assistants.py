@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from .. import ids
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import BadRequest, Conflict, Invalid, NotFound
 from ..storage.env import Store, Txn, combine
 from ..storage.records import Assistant, AssistantVersion
 from ..storage.tables import Tables
@@ -119,23 +119,61 @@ class Assistants:
             raise NotFound(f"Assistant {assistant_id} not found")
         self.crons.notify()
 
-    def versions(self, assistant_id: str) -> list[AssistantVersion]:
-        """Every stored version, newest first."""
-        return sorted(self.tables.assistant_versions(assistant_id), key=lambda v: v.version, reverse=True)
+    def versions(self, assistant_id: str, metadata: dict[str, Any] | None = None) -> list[AssistantVersion]:
+        """The stored versions, newest first; with `metadata`, those whose own metadata (as
+        it was at that version) has every one of its keys and values."""
+        versions = sorted(self.tables.assistant_versions(assistant_id), key=lambda v: v.version, reverse=True)
+        return [v for v in versions if all(k in v.metadata and v.metadata[k] == want for k, want in (metadata or {}).items())]
 
     async def ensure_defaults(self, graphs: dict[str, Any]) -> None:
         """Each graph gets an assistant with the reference's deterministic id, named after
-        the graph (or the graph's own name), with `metadata.created_by = "system"`."""
+        the graph (or the graph's own name), with `metadata.created_by = "system"` and the
+        graph's config from `LANGGRAPH_CONFIG` (its context mirrors its configurable).
+
+        At every start the name, description and config follow langgraph.json again: a
+        change there makes a new version (the reference syncs the name and description
+        only, and keeps the config the assistant was first created with)."""
         for graph_id, spec in graphs.items():
             now = ids.now_iso()  # one each: searches list them newest first, like the reference
             name = getattr(spec.target, "name", None)
+            config = dict(spec.config or {})
             assistant = Assistant(
                 assistant_id=ids.graph_assistant_id(graph_id),
                 graph_id=graph_id,
                 name=name if name and name != "LangGraph" else graph_id,
                 created_at=now,
                 updated_at=now,
+                config=config,
+                context=dict(config.get("configurable") or {}),
                 metadata={"created_by": "system"},
                 description=spec.description,
             )
-            await self.create(assistant, if_exists="do_nothing")
+            stored = await self.create(assistant, if_exists="do_nothing")
+            if (stored.name, stored.description, stored.config) != (assistant.name, assistant.description, assistant.config):
+                await self.patch(stored.assistant_id, _follow(assistant))
+
+
+def _follow(configured: Assistant) -> Callable[[Assistant], None]:
+    """The change that makes a system assistant match its graph's langgraph.json entry."""
+
+    def change(assistant: Assistant) -> None:
+        assistant.name, assistant.description = configured.name, configured.description
+        assistant.config, assistant.context = configured.config, configured.context
+
+    return change
+
+
+def mirrored(config: dict[str, Any] | None, context: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """An assistant's config and context kept in step, as the reference keeps them: a
+    configurable is also the context; a context alone is also the configurable."""
+    configurable = (config or {}).get("configurable")
+    if configurable and context:
+        raise BadRequest(
+            "Cannot specify both configurable and context. Prefer setting context alone. Context was introduced in "
+            "LangGraph 0.6.0 and is the long term planned replacement for configurable."
+        )
+    if configurable:
+        return config, dict(configurable)
+    if context:
+        return {**(config or {}), "configurable": dict(context)}, context
+    return config, context

@@ -29,6 +29,7 @@ class GraphSpec:
     graph_id: str
     target: Any  # a Pregel, or a factory returning one
     description: str | None = None
+    config: dict[str, Any] = attrs.field(factory=dict)  # its system assistant's (LANGGRAPH_CONFIG)
 
     @property
     def is_factory(self) -> bool:
@@ -65,6 +66,7 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, GraphSpec]:
         if dep_path.is_dir() and str(dep_path) not in sys.path:
             sys.path.insert(0, str(dep_path))
     _apply_env(config.get("env"), base)
+    defaults = graph_defaults()
     graphs = config.get("graphs") or {}
     if not graphs:
         raise GraphLoadError(f"{path} names no graphs")
@@ -74,8 +76,24 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, GraphSpec]:
         if isinstance(spec, dict):
             description = spec.get("description")
             spec = spec.get("path")
-        specs[graph_id] = GraphSpec(graph_id, _import_target(str(spec), base), description)
+        specs[graph_id] = GraphSpec(graph_id, _import_target(str(spec), base), description, config=defaults.get(graph_id) or {})
     return specs
+
+
+def graph_defaults() -> dict[str, dict[str, Any]]:
+    """`LANGGRAPH_CONFIG`: a JSON object from graph id to the config of that graph's system
+    assistant (`{"configurable": ..., ...}`), as `langgraph dev` reads it; often set through
+    `env` in langgraph.json, so it is read after that is applied."""
+    raw = os.environ.get("LANGGRAPH_CONFIG")
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise GraphLoadError(f"LANGGRAPH_CONFIG must be a valid JSON object: {exc}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise GraphLoadError("LANGGRAPH_CONFIG must be a JSON object mapping graph ids to config objects")
+    return value
 
 
 def _apply_env(env: Any, base: Path) -> None:

@@ -53,8 +53,9 @@ def run_config(run: Run, assistant: Assistant | None, *, api_url: str = "") -> d
         "thread_id": run.thread_id,
         "graph_id": run.graph_id,
         "assistant_id": run.assistant_id,
-        # The client's user_id stands; else the assistant's; else the caller's identity.
-        "user_id": client_configurable.get("user_id", base_configurable.get("user_id", auth.get("identity", ""))),
+        # The client's user_id stands (stored with the run: see `stored_run_config`); else the
+        # assistant's; else the caller's identity.
+        "user_id": client_configurable.get("user_id") or base_configurable.get("user_id") or auth.get("identity", ""),
     }
     if kwargs.get("checkpoint_id"):
         configurable["checkpoint_id"] = kwargs["checkpoint_id"]
@@ -100,3 +101,72 @@ def state_config(thread_id: str, thread_config: dict[str, Any] | None = None, as
         **{k: v for k, v in base.items() if k != "configurable"},
         "configurable": {**(base.get("configurable") or {}), **((thread_config or {}).get("configurable") or {}), "thread_id": thread_id},
     }
+
+
+# -- when a run is created: what it stores, and what its thread keeps --------------------
+
+
+def configurable_of(config: dict[str, Any] | None) -> dict[str, Any]:
+    return dict((config or {}).get("configurable") or {})
+
+
+def request_config(config: dict[str, Any] | None, context: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A run request's config and context, as the reference reads them: a context stands
+    in for the configurable (the graph sees its keys there too); without one, the
+    configurable is also the context."""
+    config = dict(config or {})
+    if context:
+        config["configurable"] = {**context, "__context_provided__": True}
+        return config, dict(context)
+    config["configurable"] = configurable_of(config)
+    return config, dict(config["configurable"])
+
+
+def thread_config_after(assistant: Assistant, thread_config: dict[str, Any] | None, config: dict[str, Any], *, new: bool) -> dict[str, Any]:
+    """The config a thread keeps when a run is created on it (state reads and updates
+    build factory graphs with it later): the assistant's config under the thread's and
+    the run's top-level keys, and only the assistant's and the thread's configurable,
+    never the run's."""
+    base = assistant.config or {}
+    if new:
+        return {**base, **config, "configurable": configurable_of(base)}
+    return {**base, **(thread_config or {}), **config, "configurable": {**configurable_of(base), **configurable_of(thread_config)}}
+
+
+def stored_run_config(
+    assistant: Assistant,
+    thread_config: dict[str, Any] | None,
+    config: dict[str, Any],
+    *,
+    run_id: str,
+    thread_id: str,
+    metadata: dict[str, Any],
+    auth: dict[str, Any] | None,
+    after_seconds: float,
+    created_at: str,
+) -> dict[str, Any]:
+    """The run's `kwargs.config`, merged when it is created as the reference merges it:
+    the assistant's config, the request's over it, a configurable from the assistant,
+    the thread and the request (with the server's keys), and the run's metadata.
+    `run_config` derives what the graph sees from it (and sets the server's keys again)."""
+    auth = auth or {}
+    base = assistant.config or {}
+    requested = {k: v for k, v in configurable_of(config).items() if k not in RESERVED_CONFIGURABLE}
+    user_id = requested.get("user_id") or configurable_of(thread_config).get("user_id") or configurable_of(base).get("user_id") or auth.get("identity", "")
+    configurable = {
+        **configurable_of(base),
+        **configurable_of(thread_config),
+        **requested,
+        "langgraph_auth_user": auth.get("user"),
+        "langgraph_auth_user_id": auth.get("identity", ""),
+        "langgraph_auth_permissions": auth.get("permissions", []),
+        "langgraph_request_id": run_id,
+        "__request_start_time_ms__": int(ids.parse_iso(created_at) * 1000),
+        "__after_seconds__": after_seconds or 0,
+        "run_id": run_id,
+        "thread_id": thread_id,
+        "graph_id": assistant.graph_id,
+        "assistant_id": assistant.assistant_id,
+        "user_id": user_id,
+    }
+    return {**base, **config, "configurable": configurable, "metadata": metadata}

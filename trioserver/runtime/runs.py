@@ -8,6 +8,7 @@ client that disconnects mid-request cannot leave a run that nothing runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -16,12 +17,14 @@ import trio
 
 from .. import ids
 from ..errors import BadRequest, Invalid, NotFound
+from ..storage.env import Op
 from ..storage.records import Run, Thread
 from ..storage.tables import Tables
 from ..validate import field
 from .assistants import Assistants
 from .chunks import STREAM_MODES
 from .queue import RunQueue
+from .runconfig import request_config, stored_run_config, thread_config_after
 from .webhooks import valid_webhook
 
 MULTITASK = ("reject", "rollback", "interrupt", "enqueue")
@@ -81,14 +84,18 @@ class RunRequest:
         if webhook is not None and not valid_webhook(webhook):
             raise Invalid(f"Invalid webhook URL {webhook!r}: expected an http(s) URL with a valid host and port")
         subgraphs = bool(field(body, "stream_subgraphs", bool, False))
-        field(body, "stream_resumable", bool, False)  # every stream is resumable here
+        resumable = bool(field(body, "stream_resumable", bool, False))  # shown as asked: every stream is resumable here
+        checkpoint_during = field(body, "checkpoint_during", bool, True)
         config = body.get("config") or {}
         if (config.get("configurable") or {}) and body.get("context"):
             raise BadRequest("Cannot specify both configurable and context. Prefer setting context alone.")
         kwargs = {name: body.get(name) for name in RUN_KWARGS}
         kwargs["stream_mode"] = stream_mode
         kwargs["subgraphs"] = subgraphs
-        kwargs["resumable"] = True
+        kwargs["resumable"] = resumable
+        kwargs["checkpoint_during"] = checkpoint_during
+        # As the reference: without a durability, checkpointing during the run means "async".
+        kwargs["durability"] = field(body, "durability", str, None, choices=("sync", "async", "exit")) or ("async" if checkpoint_during else "exit")
         kwargs["on_disconnect"] = on_disconnect
         return cls(
             assistant_id=body.get("assistant_id"),
@@ -119,12 +126,16 @@ class Runs:
         temporary = thread_id is None and request.on_completion == "delete"
         if thread_id is None and command and command.get("resume") is not None:
             raise BadRequest("You must provide a thread_id when resuming.")
-        extra_ops = []
+        extra_ops: list[Op] = []
         now = ids.now_iso()
-        thread_metadata: dict[str, Any] = {}
+        run_id = ids.new_id()
+        config, context = request_config(request.kwargs.get("config"), request.kwargs.get("context"))
+        if request.kwargs.get("checkpoint_id"):
+            config["configurable"]["checkpoint_id"] = request.kwargs["checkpoint_id"]
+        config["configurable"].update(request.kwargs.get("checkpoint") or {})
+        thread: Thread | None = None
         if thread_id is None:
             thread_id = ids.new_id()
-            extra_ops.append(self.tables.put_thread_op(Thread(thread_id, now, now, temporary=temporary, graph_id=assistant.graph_id)))
         else:
             parsed = ids.parse_uuid(thread_id)
             if parsed is None:
@@ -134,17 +145,31 @@ class Runs:
             if thread is None or thread.temporary:
                 if request.if_not_exists != "create":
                     raise NotFound("Thread or assistant not found.")
-                thread_metadata = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
-                extra_ops.append(self.tables.put_thread_op(Thread(thread_id, now, now, metadata=thread_metadata, graph_id=assistant.graph_id)))
-            else:
-                thread_metadata = thread.metadata
-        # As the reference: the run's metadata is the assistant's, the thread's, then the request's.
-        metadata = {**assistant.metadata, **thread_metadata, **request.metadata}
+                thread = None
+        binding = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
+        if thread is None:  # a new thread: a stateless run's own, or `if_not_exists="create"`
+            thread_config = thread_config_after(assistant, None, config, new=True)
+            thread_metadata = {**binding, **(config.get("metadata") or {}), **request.metadata}
+            new_thread = Thread(thread_id, now, now, metadata=thread_metadata, config=thread_config, temporary=temporary, graph_id=assistant.graph_id)
+            extra_ops.append(self.tables.put_thread_op(new_thread))
+        elif self.queue.has_work(thread_id):  # as the reference: a busy thread keeps its config and binding
+            thread_config, thread_metadata = thread.config, thread.metadata
+        else:  # the thread is bound to this run's assistant and keeps its config (see runconfig)
+            thread_config = thread_config_after(assistant, thread.config, config, new=False)
+            thread_metadata = {**thread.metadata, **binding}
+            extra_ops.append(self.tables.update_thread_op(thread_id, _bind(thread_config, binding)))
+        # As the reference: the run's metadata is the assistant's, the thread's, the request config's, the request's.
+        metadata = {**assistant.metadata, **thread_metadata, **(config.get("metadata") or {}), **request.metadata, "assistant_id": assistant.assistant_id}
         kwargs = {**request.kwargs, "temporary": temporary}
+        kwargs["config"] = stored_run_config(
+            assistant, thread_config, config, run_id=run_id, thread_id=thread_id, metadata=metadata, auth=auth,
+            after_seconds=request.kwargs.get("after_seconds") or 0, created_at=now,
+        )  # fmt: skip
+        kwargs["context"] = {**(assistant.context or {}), **context}
         if auth:
             kwargs["auth"] = auth
         run = Run(
-            run_id=ids.new_id(),
+            run_id=run_id,
             thread_id=thread_id,
             assistant_id=assistant.assistant_id,
             graph_id=assistant.graph_id,
@@ -160,3 +185,15 @@ class Runs:
         with trio.CancelScope(shield=True):  # stored means started: never one without the other
             await self.queue.submit(run, extra_ops=extra_ops)
         return run
+
+
+def _bind(config: dict[str, Any], binding: dict[str, str]) -> Callable[[Thread], None]:
+    """The change a run's creation makes to its (idle) thread: the config it keeps and
+    the graph and assistant it is bound to, as the reference records them."""
+
+    def bind(thread: Thread) -> None:
+        thread.config = config
+        thread.metadata.update(binding)
+
+    return bind
+

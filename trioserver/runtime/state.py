@@ -107,9 +107,13 @@ async def read_history(graph: Any, thread_id: str, *, limit: int, before: dict[s
     return out
 
 
-async def update_state(graph: Any, thread_id: str, values: Any, *, as_node: str | None, checkpoint: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Apply `values` as if `as_node` had run; returns the new checkpoint's config and the new state."""
+async def update_state(
+    graph: Any, thread_id: str, values: Any, *, as_node: str | None, checkpoint: dict[str, Any] | None, configurable: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Apply `values` as if `as_node` had run; returns the new checkpoint's config and the new state.
+    `configurable` (the thread's, with its graph id) is recorded in the checkpoint's metadata."""
     config = state_config(thread_id, checkpoint)
+    config["configurable"] = {**(configurable or {}), **config["configurable"]}
     next_config = await graph.aupdate_state(config, values, as_node=as_node)
     state = await read_state(graph, thread_id)
     return jsonenc.to_plain(next_config["configurable"]), state

@@ -8,6 +8,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from langgraph.errors import InvalidUpdateError
+from langgraph.types import StateUpdate
+
 from .. import ids
 from ..errors import BadRequest, Conflict
 from ..storage.env import Store, combine
@@ -16,10 +19,15 @@ from ..storage.records import Thread
 from ..storage.tables import Tables
 from . import lifecycle
 from .bridge import AsyncioBridge
+from .chunks import to_command
 from .graphs import Graphs
 from .queue import RunQueue, thread_interrupts
-from .runconfig import state_config
+from .runconfig import configurable_of, state_config
 from .state import EMPTY_STATE, read_history, read_state, update_state
+
+
+class NoGraph(BadRequest):
+    """The thread is bound to no graph yet (no run, no `graph_id` in its metadata)."""
 
 
 class Threads:
@@ -51,13 +59,14 @@ class Threads:
         self.log.end_streams(thread_id)
         self.crons.notify()
 
-    async def copy(self, thread: Thread) -> Thread:
+    async def copy(self, thread: Thread, new_id: str | None = None) -> Thread:
         """A new thread with the same metadata and checkpoints, in one commit (not the
-        event log: that is the history of runs, which the copy did not have)."""
+        event log: that is the history of runs, which the copy did not have). As the
+        reference: the copy is `idle`, with no config and no values until a run or an
+        update on it; its checkpoints name it as their thread."""
         now = ids.now_iso()
-        copy = Thread(str(uuid.uuid4()), now, now, metadata=dict(thread.metadata), graph_id=thread.graph_id, values=thread.values, interrupts=thread.interrupts)
-        copy.status = "interrupted" if thread.status == "interrupted" else "idle"
-        await self.store.write(combine(self.tables.put_thread_op(copy), self.checkpointer.copy_thread_op(thread.thread_id, copy.thread_id)))
+        copy = Thread(new_id or str(uuid.uuid4()), now, now, metadata=dict(thread.metadata), graph_id=thread.graph_id)
+        await self.store.write(combine(self.tables.put_thread_op(copy), self.checkpointer.copy_thread_op(thread.thread_id, copy.thread_id, rename=True)))
         return copy
 
     async def prune_history(self, thread_id: str) -> None:
@@ -71,6 +80,11 @@ class Threads:
         return graph_id if graph_id in self.graphs else None
 
     def _config(self, thread: Thread) -> dict[str, Any]:
+        """The config a factory graph is built with for the thread's state: the config the
+        thread kept from its last run (its assistant's, see `runconfig.thread_config_after`);
+        for a thread that has none, its assistant's."""
+        if thread.config:
+            return {**thread.config, "configurable": {**configurable_of(thread.config), "thread_id": thread.thread_id}}
         assistant_id = thread.metadata.get("assistant_id")
         assistant = self.tables.get_assistant(assistant_id) if isinstance(assistant_id, str) and ids.parse_uuid(assistant_id) else None
         return state_config(thread.thread_id, thread.config, assistant)
@@ -78,7 +92,7 @@ class Threads:
     async def _graph(self, thread: Thread) -> Any:
         graph_id = self.graph_id(thread)
         if graph_id is None:
-            raise BadRequest(
+            raise NoGraph(
                 f"Thread '{thread.thread_id}' has no assigned graph ID. This usually occurs when no runs have been made on this "
                 "particular thread. This operation requires a graph ID. Please ensure a run has been made for the thread or "
                 "manually update the thread metadata (by setting the 'graph_id' field) before running this operation."
@@ -106,11 +120,47 @@ class Threads:
         graph = await self._graph(thread)
         if as_node is not None and as_node not in graph.nodes:
             raise BadRequest(f"Node {as_node} does not exist")
+        # Recorded in the checkpoint's metadata, as the reference records updates: the graph
+        # id, and (the graph being built from them) a factory graph's configurable.
+        graph_id = self.graph_id(thread)
+        factory = graph_id is not None and self.graphs.specs[graph_id].is_factory
+        recorded = {**(configurable_of(thread.config) if factory else {}), "graph_id": graph_id}
         try:
-            configurable, state = await self.bridge.call(lambda: update_state(graph, thread.thread_id, values, as_node=as_node, checkpoint=checkpoint))
+            configurable, state = await self.bridge.call(
+                lambda: update_state(graph, thread.thread_id, values, as_node=as_node, checkpoint=checkpoint, configurable=recorded)
+            )
         except (ValueError, KeyError, TypeError) as exc:  # the graph refused the update
             raise BadRequest(f"{type(exc).__name__}: {exc}") from None
-        _, events_op = self.log.prepare(thread.thread_id, [lifecycle.state_update_event(thread.thread_id, state)])
+        await self._settle(thread.thread_id, state)
+        return {"checkpoint": configurable, "configurable": configurable, "checkpoint_id": configurable.get("checkpoint_id")}
+
+    async def apply_supersteps(self, thread: Thread, supersteps: list[dict[str, Any]]) -> Thread | None:
+        """`POST /threads` with `supersteps`: seed a new thread's history, one checkpoint per
+        superstep, each applying its updates as if those nodes had run (LangGraph's
+        `abulk_update_state`), so the history can equal another thread's."""
+        graph = await self._graph(thread)
+        steps = [
+            [StateUpdate(to_command(u["command"]) if u.get("command") else u.get("values"), u.get("as_node")) for u in step.get("updates") or []]  # type: ignore[arg-type]  # a Command is a valid update
+            for step in supersteps
+        ]
+        config = {"configurable": {"thread_id": thread.thread_id, "checkpoint_ns": "", "graph_id": self.graph_id(thread)}}
+
+        async def apply() -> dict[str, Any]:
+            await graph.abulk_update_state(config, steps)
+            return await read_state(graph, thread.thread_id)
+
+        try:
+            state = await self.bridge.call(apply, label=f"supersteps of thread {thread.thread_id}")
+        except InvalidUpdateError as exc:  # an unknown node, a refused update
+            raise BadRequest(str(exc)) from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadRequest(f"{type(exc).__name__}: {exc}") from None
+        return await self._settle(thread.thread_id, state)
+
+    async def _settle(self, thread_id: str, state: dict[str, Any]) -> Thread | None:
+        """After a state update: the thread's values, interrupts and status, and its
+        `state_update` event, in one commit."""
+        _, events_op = self.log.prepare(thread_id, [lifecycle.state_update_event(thread_id, state)])
 
         def settle(t: Thread) -> None:
             t.values = state["values"]
@@ -118,5 +168,5 @@ class Threads:
             t.status = lifecycle.thread_status(has_work=False, errored=False, interrupted=bool(state["next"]))
             t.updated_at = ids.now_iso()
 
-        await self.store.write(combine(self.tables.update_thread_op(thread.thread_id, settle), events_op))
-        return {"checkpoint": configurable, "configurable": configurable, "checkpoint_id": configurable.get("checkpoint_id")}
+        updated, _ = await self.store.write(combine(self.tables.update_thread_op(thread_id, settle), events_op))
+        return updated

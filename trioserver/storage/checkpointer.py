@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
+    EXCLUDED_METADATA_KEYS,
     WRITES_IDX_MAP,
     BaseCheckpointSaver,
     ChannelVersions,
@@ -352,7 +353,7 @@ class LmdbSaver(BaseCheckpointSaver[str]):
         parent_id = conf.get("checkpoint_id") or ""
         values = checkpoint["channel_values"]
         rest = {k: v for k, v in checkpoint.items() if k != "channel_values"}
-        metadata = get_checkpoint_metadata(config, metadata)
+        metadata = checkpoint_metadata(config, metadata)
         run_id = str(metadata.get("run_id") or "")
         self._check_fence(run_id)
         key = _key(thread_id, ns, checkpoint["id"])
@@ -493,19 +494,34 @@ class LmdbSaver(BaseCheckpointSaver[str]):
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         self.store.write_blocking(self.delete_for_runs_op(run_ids))
 
-    def copy_thread_op(self, source_thread_id: str, target_thread_id: str) -> Callable[[Txn], None]:
+    def copy_thread_op(self, source_thread_id: str, target_thread_id: str, *, rename: bool = False) -> Callable[[Txn], None]:
         """Copy the whole thread (every namespace, checkpoint, write and blob), so
-        the copy has the complete parent chain, as `DeltaChannel` requires."""
+        the copy has the complete parent chain, as `DeltaChannel` requires. Metadata is
+        copied as it is (LangGraph's checkpointer contract), or with `rename` names the
+        copy as its thread, as the reference's `POST /threads/{id}/copy` does."""
         src, dst = _key(source_thread_id) + SEP, _key(target_thread_id) + SEP
 
         def op(txn: Txn) -> None:
             for db in (self._checkpoints, self._writes, self._blobs):
                 for k, v in _items(txn.cursor(db=db), src):
+                    if db is self._checkpoints:
+                        if rename:
+                            v = self._renamed(v, target_thread_id)
+                        if run_id := _unpack(v)[1]:
+                            txn.put(run_id + SEP + dst + k[len(src) :], b"", db=self._runs)
                     txn.put(dst + k[len(src) :], v, db=db)
-                    if db is self._checkpoints and (run_id := _unpack(v)[1]):
-                        txn.put(run_id + SEP + dst + k[len(src) :], b"", db=self._runs)
 
         return op
+
+    def _renamed(self, record: bytes, thread_id: str) -> bytes:
+        """A checkpoint record whose metadata names `thread_id` as its thread (when it
+        names one), as a copy's checkpoints do in the reference."""
+        parent_id, run_id, c_type, c_bytes, m_type, m_bytes = _unpack(record)
+        metadata = self.serde.loads_typed((m_type.decode(), m_bytes))
+        if "thread_id" not in metadata:
+            return record
+        metadata["thread_id"] = thread_id
+        return _pack(parent_id, run_id, c_type, c_bytes, *self.serde.dumps_typed(metadata))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         self.store.write_blocking(self.copy_thread_op(source_thread_id, target_thread_id))
@@ -647,3 +663,37 @@ class LmdbSaver(BaseCheckpointSaver[str]):
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         await self.store.awrite(self.prune_op(thread_ids, strategy=strategy))
+
+
+def _plain(value: Any) -> bool:
+    """JSON-shaped data (what a checkpoint's metadata can hold and the API can show)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+# Per-request keys the reference keeps out of checkpoint metadata when they are not plain.
+_TRANSIENT = frozenset({"langgraph_auth_user", "langgraph_auth_permissions"})
+
+
+def checkpoint_metadata(config: RunnableConfig, metadata: CheckpointMetadata) -> CheckpointMetadata:
+    """What a checkpoint's metadata records, as the reference's checkpointer records it:
+    LangGraph's own rule (the config's plain metadata and configurable values), plus
+    the configurable's JSON objects (such as a top-level `context` of the assistant's
+    config, which LangChain moves there) and the thread the config's metadata names
+    (which LangGraph's rule leaves out)."""
+    out: dict[str, Any] = dict(get_checkpoint_metadata(config, metadata))
+    configurable = config.get("configurable") or {}
+    for key, value in configurable.items():
+        if key in out or key.startswith("__") or key in EXCLUDED_METADATA_KEYS or key in _TRANSIENT:
+            continue
+        if isinstance(value, (dict, list)) and _plain(value):
+            out[key] = value
+    thread_id = (config.get("metadata") or {}).get("thread_id")  # a graph's call names it; a plain `put` (an import) does not
+    if thread_id:
+        out.setdefault("thread_id", thread_id)
+    return out  # type: ignore[return-value]  # a TypedDict that holds more keys than it names

@@ -77,18 +77,31 @@ class Run:
     attempt: int = 1
 
     def public(self) -> dict[str, Any]:
-        """The run as the API (and its webhook) shows it."""
+        """The run as the API (and its webhook) shows it: the reference's keys, in its order.
+        Kwargs the server keeps for itself (when to start, the caller's identity) stay hidden."""
+        kwargs = {k: self.kwargs.get(k) for k in PUBLIC_KWARGS}
+        kwargs.update((k, v) for k, v in self.kwargs.items() if k not in PUBLIC_KWARGS and k not in PRIVATE_KWARGS)
         return {
             "run_id": self.run_id,
             "thread_id": self.thread_id,
             "assistant_id": self.assistant_id,
+            "metadata": self.metadata,
+            "status": self.status,
+            "kwargs": kwargs,
+            "multitask_strategy": self.multitask_strategy,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
-            "status": self.status,
-            "metadata": self.metadata,
-            "kwargs": self.kwargs,
-            "multitask_strategy": self.multitask_strategy,
+            "langsmith_session_name": None,  # no LangSmith tracing here
         }
+
+
+# A run's kwargs as the reference shows them, in its order; and those that are ours only
+# (the checkpoint and the delay are also in `config.configurable`, as the reference puts them).
+PUBLIC_KWARGS = (
+    "input", "command", "config", "context", "stream_mode", "interrupt_before", "interrupt_after", "webhook",
+    "feedback_keys", "temporary", "subgraphs", "resumable", "checkpoint_during", "durability",
+)  # fmt: skip
+PRIVATE_KWARGS = frozenset({"checkpoint_id", "checkpoint", "after_seconds", "on_disconnect", "auth"})
 
 
 def encode(record: Any) -> bytes:

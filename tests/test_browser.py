@@ -35,7 +35,6 @@ def chromium() -> str:
 def test_use_stream_chat_page(v2: V2Target, tmp_path):  # noqa: F811
     node, npm = node_and_npm()
     browser = chromium()
-    v2.xfail_without_v2()
     ensure_node_modules(npm, WEB_DIR, "@langchain/react")
     code, output = run_node([node, str(DRIVER), v2.url], WEB_DIR, RUN_TIMEOUT,
                             {"CHROMIUM": browser, "WEB_E2E_NETLOG": str(tmp_path / "netlog.json")})

@@ -20,7 +20,6 @@ RUN_TIMEOUT = 180
 
 def test_js_sdk_v2(v2: V2Target):  # noqa: F811
     node, npm = node_and_npm()
-    v2.xfail_without_v2()
     ensure_node_modules(npm, JS_DIR, "@langchain/langgraph-sdk")
     code, output = run_node([node, *node_flags(node), str(SCRIPT), v2.url], JS_DIR, RUN_TIMEOUT,
                             {"V2_TARGET": "reference" if v2.reference else "ours"})

@@ -25,7 +25,6 @@ WAIT = 20  # seconds any one wait may take
 
 @pytest.fixture
 def target(v2: V2Target) -> V2Target:  # noqa: F811
-    v2.xfail_without_v2()
     return v2
 
 

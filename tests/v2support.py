@@ -15,7 +15,6 @@ run against our server and are skipped against the reference. `TRIOSERVER_TEST_T
 (`ours` or `reference`) says which; unset, an outside URL whose `server` header is uvicorn's
 (the reference's `langgraph dev`) is the reference, and anything else is held to our bar.
 
-Until our server serves v2 at all, the tests xfail against it (not against an outside URL).
 """
 
 from __future__ import annotations
@@ -36,14 +35,6 @@ class V2Target:
     url: str
     ours: bool  # our own test server (not an outside URL)
     reference: bool  # relax the checks that go beyond the Python reference
-
-    def xfail_without_v2(self) -> None:
-        """xfail at once, against our own server only, while it answers v2 commands with 404."""
-        if not self.ours:
-            return
-        res = httpx.post(f"{self.url}/threads/x/commands", json={"id": 1, "method": "x", "params": {}}, timeout=10)
-        if res.status_code == 404:
-            pytest.xfail("our server does not serve the v2 protocol yet (POST /threads/x/commands answers 404)")
 
     def beyond_reference(self, why: str) -> None:
         """Skip a check the Python reference fails by design (`why`), when that is the target."""

@@ -19,6 +19,10 @@ from langchain_core.utils.uuid import uuid7 as _uuid7
 NAMESPACE_GRAPH = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
 _POS = struct.Struct(">QI")
+# Events per millisecond per thread: the log spills into the next millisecond beyond
+# it, so that a position is also one integer (the event streaming protocol's `seq`).
+SEQ_BITS = 10
+MAX_SUB = (1 << SEQ_BITS) - 1
 
 
 def new_id() -> str:
@@ -75,6 +79,15 @@ class EventId(tuple[int, int]):
 
     def to_bytes(self) -> bytes:
         return _POS.pack(self[0], self[1])
+
+    def to_seq(self) -> int:
+        """The position as one integer: exact for every position the log assigns (and
+        below 2**53, so JavaScript clients read it exactly, until the year 2248)."""
+        return (self[0] << SEQ_BITS) | self[1]
+
+    @classmethod
+    def from_seq(cls, seq: int) -> EventId:
+        return cls(seq >> SEQ_BITS, seq & MAX_SUB)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> EventId:

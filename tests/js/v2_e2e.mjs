@@ -341,8 +341,11 @@ for (const T of TRANSPORTS) {
     assert.deepEqual(await client.runs.join(thread.threadId, runId), { topic: "ice cream and cats", joke: JOKE });
     const runs = await client.runs.list(thread.threadId);
     assert.deepEqual(runs.map((r) => r.run_id), [runId]);
-    // A classic run on the same thread, watched by a new v2 stream on it.
+    // A classic run on the same thread, then a new v2 stream on it: the run is in its replay.
+    // (Joined first: the SDK pauses a fresh stream's subscriptions at each root terminal in a
+    // replay and at any pause after one, so a run still trickling in could be cut short.)
     const classic = await client.runs.create(thread.threadId, "agent", { input: { topic: "tea" } });
+    await client.runs.join(thread.threadId, classic.run_id);
     const watcher = openThread(T, "agent", thread.threadId);
     const w = await subscribe(watcher, { channels: ["values", "lifecycle"] });
     let tea = null;
@@ -351,7 +354,6 @@ for (const T of TRANSPORTS) {
       return tea?.joke && isRootTerminal(e);
     }, "the classic run on the v2 stream");
     assert.deepEqual(tea, { topic: "tea and cats", joke: "This is a joke about tea and cats" });
-    await client.runs.join(thread.threadId, classic.run_id);
   }, { beyondReference: "the Python reference's v2 stream shows only runs started through v2" });
 }
 

@@ -168,5 +168,5 @@ def register(app: Quart, svc: Services) -> None:
                 raise Invalid(f"Invalid stream mode: {mode}")
         after = last_event_id()
         if after is None:
-            after = svc.log.last_id(thread.thread_id)  # live from now, as the reference
+            after = svc.log.committed_id(thread.thread_id)  # live from now, as the reference
         return sse_response(svc.classic.thread_events(thread.thread_id, after, modes))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -21,10 +22,15 @@ from ..storage.records import Assistant, LogEvent, Run
 from .bridge import AsyncioBridge, Backpressure, current_run
 from .chunks import ChunkEncoder, graph_stream_modes, to_command
 from .graphs import Graphs
+from .protocol_events import ProtocolEncoder
+from .protocol_events import transformers as protocol_transformers
 from .runconfig import run_config, run_context
 from .state import read_state
 
 log = logging.getLogger(__name__)
+
+# LangGraph marks its protocol stream experimental on every v2 run; once is enough to know.
+warnings.filterwarnings("ignore", message="The v3 streaming protocol", category=Warning)
 
 BACKLOG = 2048  # events a graph may stream ahead of the log
 
@@ -71,7 +77,9 @@ class Driver:
                 options["context"] = context
             if kwargs.get("durability"):
                 options["durability"] = kwargs["durability"]
-            if "events" in run.stream_mode:
+            if run.kwargs.get("protocol") == "v2":
+                await _drive_protocol(run, graph, graph_input, config, options, counted, flow)
+            elif "events" in run.stream_mode:
                 async for event in graph.astream_events(graph_input, config, version="v2", **options):
                     encoder.stream_event(event)
                     await flow.throttle()
@@ -144,3 +152,15 @@ class Driver:
         except Exception:  # noqa: BLE001
             log.debug("no state for thread %s after run %s", run.thread_id, run.run_id, exc_info=True)
             return None
+
+
+async def _drive_protocol(run: Run, graph: Any, graph_input: Any, config: dict[str, Any], options: dict[str, Any], emit: Callable[[LogEvent], None], flow: Backpressure) -> None:
+    """A run started through the event streaming protocol: LangGraph's protocol stream,
+    with every channel, encoded record by record (see `protocol_events`)."""
+    encoder = ProtocolEncoder(run.run_id, emit)
+    kwargs = {k: v for k, v in options.items() if k not in ("stream_mode", "subgraphs")}  # v3 owns both
+    stream = await graph.astream_events(graph_input, config, version="v3", transformers=protocol_transformers(graph, encoder.event), **kwargs)
+    async with stream:
+        async for event in stream:
+            encoder.event(event)
+            await flow.throttle()

@@ -93,8 +93,14 @@ def metadata_event(run: Run) -> LogEvent:
     return LogEvent(run.run_id, "metadata", "metadata", jsonenc.dumps({"run_id": run.run_id, "attempt": run.attempt}))
 
 
-def lifecycle_event(run: Run, status: str) -> LogEvent:
-    payload = {"run_id": run.run_id, "thread_id": run.thread_id, "status": status, "timestamp": ids.now_iso()}
+def lifecycle_event(run: Run, status: str, *, interrupted: bool = False, error: str | None = None) -> LogEvent:
+    """A run's status change. `graph_id`, `interrupted` (it ended waiting for input) and
+    `error` are what the event streaming protocol's root lifecycle tells its clients."""
+    payload: dict[str, Any] = {"run_id": run.run_id, "thread_id": run.thread_id, "status": status, "timestamp": ids.now_iso(), "graph_id": run.graph_id}
+    if interrupted:
+        payload["interrupted"] = True
+    if error is not None:
+        payload["error"] = error
     return LogEvent(run.run_id, LIFECYCLE, LIFECYCLE, jsonenc.dumps(payload))
 
 
@@ -131,7 +137,9 @@ def end_events(run: Run, status: str, *, error: dict[str, Any] | None, started: 
         events.append(error_event(run, error))
     if started:
         events.append(run_done_event(run))
-    events.append(lifecycle_event(run, "rollback" if rollback else status))
+    interrupted = bool(state and any(task.get("interrupts") for task in state.get("tasks", ())))
+    message = str(error.get("message", "")) if error else None
+    events.append(lifecycle_event(run, "rollback" if rollback else status, interrupted=interrupted, error=message))
     if state is not None and not run.temporary:
         events.append(state_update_event(run.thread_id, state, run.run_id))
     return events

@@ -160,6 +160,22 @@ class RunQueue:
         waiting = sum(len(lane.waiting) + (lane.active is not None and not lane.active.started) for lane in self._lanes.values())
         return running, waiting
 
+    def busy_threads(self) -> int:
+        """Threads with a run running or waiting (for /metrics)."""
+        return len(self._lanes)
+
+    def not_started(self) -> list[tuple[str, bool]]:
+        """Every run not started yet, per thread in line order, with whether it is first in
+        line on a thread where nothing runs (so only its own `after_seconds`, or the
+        server, holds it back). For /metrics."""
+        out = []
+        for lane in list(self._lanes.values()):
+            idle = lane.active is None or not lane.active.started
+            line = [lane.active.run.run_id] if lane.active is not None and not lane.active.started else []
+            line += [w.run_id for w in lane.waiting]
+            out += [(run_id, idle and i == 0) for i, run_id in enumerate(line)]
+        return out
+
     async def wait_finished(self, run_id: str) -> None:
         """Return once the run is no longer pending or running (here)."""
         event = self._finished.get(run_id)

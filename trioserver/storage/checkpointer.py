@@ -697,3 +697,33 @@ def checkpoint_metadata(config: RunnableConfig, metadata: CheckpointMetadata) ->
     if thread_id:
         out.setdefault("thread_id", thread_id)
     return out  # type: ignore[return-value]  # a TypedDict that holds more keys than it names
+
+
+def thread_storage(saver: LmdbSaver, thread_id: str) -> dict[str, Any]:
+    """What a thread's checkpoints occupy, every namespace included, in the shape of the
+    reference's `GET /threads/{id}/storage`: stored checkpoint records; channel values
+    (blobs), per channel (`versions` = blobs of that channel; a value's bytes as the
+    serializer wrote them); pending writes (their values' bytes)."""
+    prefix = _key(thread_id) + SEP
+    by_channel: dict[str, dict[str, int]] = {}
+    checkpoints = [0, 0]
+    writes = [0, 0]
+    with saver.store.reading() as txn:
+        for _, record in _items(txn.cursor(db=saver._checkpoints), prefix):
+            checkpoints[0] += 1
+            checkpoints[1] += len(record)
+        for key, blob in _items(txn.cursor(db=saver._blobs), prefix):
+            channel = _split(key)[2]
+            entry = by_channel.setdefault(channel, {"versions": 0, "bytes": 0})
+            entry["versions"] += 1
+            entry["bytes"] += len(_unpack(blob)[1])
+        for _, write in _items(txn.cursor(db=saver._writes), prefix):
+            writes[0] += 1
+            writes[1] += len(_unpack(write)[3])
+    channel_bytes = sum(entry["bytes"] for entry in by_channel.values())
+    return {
+        "total_bytes": checkpoints[1] + channel_bytes + writes[1],
+        "checkpoints": {"count": checkpoints[0], "bytes": checkpoints[1]},
+        "channel_values": {"count": sum(entry["versions"] for entry in by_channel.values()), "bytes": channel_bytes, "by_channel": by_channel},
+        "pending_writes": {"count": writes[0], "bytes": writes[1]},
+    }

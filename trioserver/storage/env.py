@@ -28,6 +28,7 @@ forbids resizing the map while any transaction of the process is open.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import os
@@ -73,6 +74,8 @@ DURABILITY = {
 }
 
 MAX_BATCH = 1024  # ops per commit at most
+# Upper bounds (seconds) of the commit-latency histogram /metrics shows.
+COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 QUEUE_LIMIT = 4096  # ops waiting for the writer at most: trio writers wait beyond it
 
 
@@ -150,6 +153,7 @@ class Store:
         self.commits = 0  # counters for /metrics
         self.ops_committed = 0
         self.commit_seconds = 0.0
+        self.commit_latency = [0] * (len(COMMIT_BUCKETS) + 1)  # commits per latency bucket (the last: slower)
 
     def close(self) -> None:
         self.env.close()
@@ -278,7 +282,9 @@ class Store:
                     with trio.CancelScope(shield=True):
                         started = trio.current_time()
                         await trio.to_thread.run_sync(self._commit, batch)
-                        self.commit_seconds += trio.current_time() - started
+                        elapsed = trio.current_time() - started
+                        self.commit_seconds += elapsed
+                        self.commit_latency[bisect.bisect_left(COMMIT_BUCKETS, elapsed)] += 1
                     self.commits += 1
                     self.ops_committed += len(batch)
                     for pending in batch:

@@ -38,6 +38,8 @@ class EventLog:
         self.db = store.db("events")
         self._last: dict[str, EventId] = {}
         self._lots: dict[str, trio.lowlevel.ParkingLot] = {}
+        self.appended = 0  # events given a position since start (for /metrics)
+        self.tails = 0  # log tails open now: streams, joins, waits (for /metrics)
         # The last batch read per thread: tails woken by the same commit read the same
         # events from the same position; the first one reads LMDB, the others reuse it.
         self._batches: dict[str, tuple[EventId, list[tuple[EventId, LogEvent]]]] = {}
@@ -86,6 +88,7 @@ class EventLog:
         Split from `append` so a caller can commit events in the same transaction as
         other records (a run's status together with its last events)."""
         events = list(events)
+        self.appended += len(events)  # for /metrics
         ids = self._next_ids(thread_id, len(events))
         prefix = thread_key(thread_id)
         items = [(event_key(prefix, pos), ev.to_bytes()) for pos, ev in zip(ids, events)]
@@ -182,6 +185,10 @@ class EventLog:
         finally:
             if not lot and self._lots.get(thread_id) is lot:
                 del self._lots[thread_id]  # nobody waits on this thread any more
+
+    def subscribers(self) -> int:
+        """Tails waiting for the next commit now (for /metrics)."""
+        return sum(len(lot) for lot in self._lots.values())
 
     def wake(self, thread_id: str) -> None:
         self._batches.pop(thread_id, None)

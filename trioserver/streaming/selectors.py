@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..runtime.lifecycle import CONTROL_MODES, LIFECYCLE, RUN_DONE, STATE_UPDATE, is_run_end
+from ..runtime.protocol_events import V2_MODE
 from ..storage.records import LogEvent
 from .tail import Selector
 
@@ -17,7 +18,7 @@ def run_selector(run_id: str, modes: Iterable[str] | None) -> Selector:
     wanted = None if modes is None else frozenset(modes) | ALWAYS
 
     def select(event: LogEvent) -> tuple[str | None, bool]:
-        if event.run_id != run_id:
+        if event.run_id != run_id or event.mode == V2_MODE:  # protocol v2 records: not for classic streams
             return None, False
         if event.mode in CONTROL_MODES:
             return None, is_run_end(event)
@@ -42,6 +43,8 @@ def thread_selector(modes: Iterable[str]) -> Selector:
 
     def select(event: LogEvent) -> tuple[str | None, bool]:
         mode = event.mode
+        if mode == V2_MODE:
+            return None, False
         if mode == RUN_DONE or mode == "metadata":
             return ("metadata" if run_modes or lifecycle else None), False
         if mode == LIFECYCLE:

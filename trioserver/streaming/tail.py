@@ -38,16 +38,20 @@ async def tail_thread(
     can send a heartbeat."""
     position = after
     generation = log.generation(thread_id)
-    while not shutdown.is_set() and log.generation(thread_id) == generation:
-        batch = log.read_after(thread_id, position)
-        if batch:
-            position = batch[-1][0]
-            yield batch
-            continue
-        with trio.move_on_after(idle_timeout) as idle:
-            await log.wait_for_commit(thread_id)
-        if idle.cancelled_caught:
-            yield []
+    log.tails += 1
+    try:
+        while not shutdown.is_set() and log.generation(thread_id) == generation:
+            batch = log.read_after(thread_id, position)
+            if batch:
+                position = batch[-1][0]
+                yield batch
+                continue
+            with trio.move_on_after(idle_timeout) as idle:
+                await log.wait_for_commit(thread_id)
+            if idle.cancelled_caught:
+                yield []
+    finally:
+        log.tails -= 1
 
 
 # Decides, for each log event, the name a stream sends it as (None: skip it), and

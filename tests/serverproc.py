@@ -35,7 +35,8 @@ class ServerProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if "--certfile" in self.extra_args else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         cmd = [
@@ -51,7 +52,7 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
             try:
-                if httpx.get(self.url + "/ok", timeout=1).status_code == 200:
+                if httpx.get(self.url + "/ok", timeout=1, verify=False).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

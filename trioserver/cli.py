@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--retention-days", type=float, default=30.0, help="drop a thread's events older than this (default 30)")
     serve.add_argument("--retention-events", type=int, default=200_000, help="keep at most this many events per thread (default 200000)")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--certfile", default=None, metavar="PEM", help="serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate chain")
+    serve.add_argument("--keyfile", default=None, metavar="PEM", help="the private key of --certfile")
     serve.add_argument("--python-path", action="append", default=[], metavar="DIR",
                        help="put DIR on the import path, like PYTHONPATH (which a frozen binary ignores); repeatable")
     export_commands.register(sub)
@@ -54,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trioserver: {exc}", file=sys.stderr)
         return 1
     retention = RetentionPolicy(max_age=args.retention_days * 86400, max_count=args.retention_events)
+    tls = _tls(args.certfile, args.keyfile)
+    if isinstance(tls, str):
+        print(f"trioserver: {tls}", file=sys.stderr)
+        return 1
+    scheme = "https" if tls else "http"
     problem = _cannot_listen(args.host, args.port)
     if problem:
         print(f"trioserver: cannot listen on {args.host}:{args.port}: {problem} (choose another with --port)", file=sys.stderr)
@@ -64,12 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         heartbeat=args.heartbeat,
         write_timeout=args.write_timeout,
         retention=retention,
-        api_url=f"http://{args.host}:{args.port}",
+        api_url=f"{scheme}://{args.host}:{args.port}",
     )
     logging.getLogger(__name__).info(
-        "serving %s on http://%s:%d (data in %s)", ", ".join(graphs), args.host, args.port, args.data_dir
+        "serving %s on %s://%s:%d (data in %s)", ", ".join(graphs), scheme, args.host, args.port, args.data_dir
     )
-    trio.run(lambda: run_server(graphs, settings, host=args.host, port=args.port))
+    trio.run(lambda: run_server(graphs, settings, host=args.host, port=args.port, tls=tls))
     _exit_past_lingering_threads()
     return 0
 
@@ -89,6 +96,21 @@ def _exit_past_lingering_threads() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def _tls(certfile: str | None, keyfile: str | None) -> tuple[str, str] | None | str:
+    """(certfile, keyfile) when both are given and readable; None without TLS; else what is wrong."""
+    if certfile is None and keyfile is None:
+        return None
+    if certfile is None or keyfile is None:
+        return "--certfile and --keyfile go together"
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        return f"cannot use {certfile} with {keyfile}: {exc}"
+    return certfile, keyfile
 
 
 def _cannot_listen(host: str, port: int) -> str | None:

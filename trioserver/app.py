@@ -12,7 +12,9 @@ from werkzeug.exceptions import HTTPException
 
 from . import jsonenc
 from .api import assistants, crons, meta, runs, state, threads
+from .api import docs as docs_api
 from .api import metrics as metrics_api
+from .api import openapi as openapi_api
 from .api import storage as storage_api
 from .api import store as store_api
 from .errors import ServerError
@@ -29,7 +31,7 @@ def create_app(svc: Services) -> QuartTrio:
     app.asgi_http_class = ClosingHTTPConnection
     for module in (meta, assistants, threads, state, runs, crons, store_api):
         module.register(app, svc)
-    for extra in (storage_api, metrics_api):  # everything else the reference serves
+    for extra in (storage_api, metrics_api, openapi_api, docs_api):  # everything else the reference serves
         extra.register(app, svc)
 
     @app.errorhandler(ServerError)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import signal
-from typing import Any
+from typing import Any, cast
 
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
 from . import patches
+from .api.mcp import MCP_PATH, AsgiApp, McpEndpoint, Receive, Scope, Send
 from .app import create_app
 from .guard import guarded
 from .runtime.graphs import GraphSpec
@@ -52,9 +53,24 @@ async def run_server(specs: dict[str, GraphSpec], settings: Settings, *, host: s
         app = create_app(svc)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(guarded, "socket write watchdog", patches.drop_stalled_writers, settings.write_timeout)
+            mcp = McpEndpoint(svc, nursery)  # its session managers run in this nursery, once used
             task_status.started(svc)
-            await serve(app, config, shutdown_trigger=lambda: _on_signal(svc))
+            await serve(cast(Any, dispatch(app, mcp)), config, shutdown_trigger=lambda: _on_signal(svc))
             nursery.cancel_scope.cancel()
+
+
+def dispatch(app: Any, mcp: McpEndpoint) -> AsgiApp:
+    """What hypercorn serves: `/mcp` goes to the MCP endpoint (an ASGI app of its own, so
+    it bypasses Quart's hooks: auth wraps it through `McpEndpoint.gate`); everything else,
+    CORS preflights for `/mcp` included, to the Quart app."""
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in (MCP_PATH, MCP_PATH + "/") and scope["method"] != "OPTIONS":
+            await mcp(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    return asgi
 
 
 async def _on_signal(svc: Services) -> None:

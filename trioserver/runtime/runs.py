@@ -94,8 +94,9 @@ class RunRequest:
         kwargs["subgraphs"] = subgraphs
         kwargs["resumable"] = resumable
         kwargs["checkpoint_during"] = checkpoint_during
-        # As the reference: without a durability, checkpointing during the run means "async".
-        kwargs["durability"] = field(body, "durability", str, None, choices=("sync", "async", "exit")) or ("async" if checkpoint_during else "exit")
+        # As the reference: without a durability, not checkpointing during the run means "exit"
+        # (and checkpointing means LangGraph's default, "async", which the run shows).
+        kwargs["durability"] = field(body, "durability", str, None, choices=("sync", "async", "exit")) or (None if checkpoint_during else "exit")
         kwargs["on_disconnect"] = on_disconnect
         return cls(
             assistant_id=body.get("assistant_id"),

@@ -80,6 +80,7 @@ class Run:
         """The run as the API (and its webhook) shows it: the reference's keys, in its order.
         Kwargs the server keeps for itself (when to start, the caller's identity) stay hidden."""
         kwargs = {k: self.kwargs.get(k) for k in PUBLIC_KWARGS}
+        kwargs["durability"] = kwargs["durability"] or "async"  # LangGraph's default, which the run uses
         kwargs.update((k, v) for k, v in self.kwargs.items() if k not in PUBLIC_KWARGS and k not in PRIVATE_KWARGS)
         return {
             "run_id": self.run_id,

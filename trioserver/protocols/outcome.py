@@ -1,0 +1,70 @@
+"""A run's outcome for protocols that answer one call per run (MCP tool calls, A2A
+messages): its events as they come, then its final values or its error.
+
+Read from the event log exactly as `runs/wait` reads it (a tail of the run's events and
+`RunResult`, see classic.py); what differs is only that each event is also handed to the
+caller, who turns it into progress of its own protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
+from typing import Any
+
+import attrs
+import orjson
+import trio
+
+from ..ids import EventId
+from ..storage.records import LogEvent, Run
+from ..streaming.selectors import run_selector
+from ..streaming.tail import tail_selected
+from .classic import ClassicStreams, RunResult
+
+log = logging.getLogger(__name__)
+
+
+@attrs.define
+class Outcome:
+    values: Any  # the run's last values (with `__interrupt__` when it stopped at one)
+    error: dict[str, Any] | None  # what the graph raised: {"error": <type>, "message": ...}
+    finished: bool  # False: the server stopped before the run ended
+
+
+async def run_outcome(
+    streams: ClassicStreams,
+    run: Run,
+    on_event: Callable[[LogEvent], Awaitable[None]] | None = None,
+    *,
+    cancel_if_abandoned: bool = False,
+) -> Outcome:
+    """Follow `run` to its end. With `cancel_if_abandoned`, a caller that goes away (is
+    cancelled) before the end cancels the run too: nobody could read its result."""
+    result = RunResult()
+    after = EventId.parse(run.log_start) if run.log_start else EventId.ZERO
+    finished = False
+    try:
+        selected = tail_selected(streams.log, run.thread_id, after, run_selector(run.run_id, None), shutdown=streams.shutdown, heartbeat=streams.heartbeat)
+        async with aclosing(selected) as batches:
+            async for batch in batches:
+                for _, event, _ in batch:
+                    result.absorb(event)
+                    if on_event is not None:
+                        await on_event(event)
+        finished = not streams.shutdown.is_set()
+    finally:
+        if not finished and cancel_if_abandoned and not streams.shutdown.is_set():
+            log.info("caller left run %s on thread %s: cancelling it", run.run_id, run.thread_id)
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
+                await streams.queue.cancel(run.thread_id, run.run_id, action="interrupt", reason="the caller of the run went away")
+    body = orjson.loads(result.body(lambda: _thread_values(streams, run)))
+    if isinstance(body, dict) and "__error__" in body:
+        return Outcome(values=None, error=body["__error__"], finished=finished)
+    return Outcome(values=body, error=None, finished=finished)
+
+
+def _thread_values(streams: ClassicStreams, run: Run) -> Any:
+    thread = streams.tables.get_thread(run.thread_id)
+    return thread.values if thread is not None and thread.values is not None else {}

@@ -11,7 +11,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from . import jsonenc
-from .api import assistants, crons, meta, runs, state, threads
+from .api import assistants, crons, meta, runs, state, threads, v2
 from .api import docs as docs_api
 from .api import metrics as metrics_api
 from .api import openapi as openapi_api
@@ -29,7 +29,7 @@ def create_app(svc: Services) -> QuartTrio:
     app.config["RESPONSE_TIMEOUT"] = None  # Quart would cut every stream after 60 s
     app.config["BODY_TIMEOUT"] = 60
     app.asgi_http_class = ClosingHTTPConnection
-    for module in (meta, assistants, threads, state, runs, crons, store_api):
+    for module in (meta, assistants, threads, state, runs, crons, store_api, v2):
         module.register(app, svc)
     for extra in (storage_api, metrics_api, openapi_api, docs_api):  # everything else the reference serves
         extra.register(app, svc)

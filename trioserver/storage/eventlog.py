@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 
 import trio
 
-from ..ids import EventId
+from ..ids import MAX_SUB, EventId
 from .env import Store, Txn
 from .records import LogEvent
 
@@ -43,7 +43,11 @@ class EventLog:
         # The last batch read per thread: tails woken by the same commit read the same
         # events from the same position; the first one reads LMDB, the others reuse it.
         self._batches: dict[str, tuple[EventId, list[tuple[EventId, LogEvent]]]] = {}
-        self._touched: set[str] = set()
+        # Threads a commit under way touched, with the last position it appends (if any).
+        self._touched: dict[str, EventId | None] = {}
+        # The last committed position of threads with appends since start (readers'
+        # "now": `_last` runs ahead, by what is queued but not committed yet).
+        self._committed: dict[str, EventId] = {}
         # Bumped when a thread's streams must end (the thread was deleted): tails compare.
         self._generations: dict[str, int] = {}
         store.on_commit(self._wake_touched)
@@ -51,11 +55,20 @@ class EventLog:
     # -- positions -----------------------------------------------------------------
 
     def last_id(self, thread_id: str) -> EventId:
-        """The position of the thread's newest event (ZERO when it has none)."""
+        """The position of the thread's newest event, committed or queued (ZERO when it
+        has none): where the next append goes after. Readers want `committed_id`."""
         pos = self._last.get(thread_id)
         if pos is None:
             pos = self.store.read(lambda txn: self._read_last(txn, thread_id))
             self._last[thread_id] = pos
+        return pos
+
+    def committed_id(self, thread_id: str) -> EventId:
+        """The position of the thread's newest committed event: what a reader starting
+        "from now" starts after, so that it misses nothing a commit under way adds."""
+        pos = self._committed.get(thread_id)
+        if pos is None:
+            pos = self.store.read(lambda txn: self._read_last(txn, thread_id))
         return pos
 
     def _read_last(self, txn: Txn, thread_id: str) -> EventId:
@@ -73,10 +86,17 @@ class EventLog:
         return EventId.ZERO
 
     def _next_ids(self, thread_id: str, count: int) -> list[EventId]:
+        """`count` positions after the thread's last: in the current millisecond (or the
+        last one used, if the clock went back), spilling into the next past MAX_SUB."""
         last = self.last_id(thread_id)
         ms = max(int(time.time() * 1000), last.ms)
         seq = last.seq + 1 if ms == last.ms else 0
-        ids = [EventId(ms, seq + i) for i in range(count)]
+        ids = []
+        for _ in range(count):
+            if seq > MAX_SUB:
+                ms, seq = ms + 1, 0
+            ids.append(EventId(ms, seq))
+            seq += 1
         self._last[thread_id] = ids[-1]
         return ids
 
@@ -96,7 +116,8 @@ class EventLog:
         def op(txn: Txn) -> None:
             cursor = txn.cursor(self.db)
             cursor.putmulti(items, append=False)
-            self._touched.add(thread_id)
+            previous = self._touched.get(thread_id)
+            self._touched[thread_id] = ids[-1] if previous is None else max(previous, ids[-1])
 
         return ids, op
 
@@ -124,7 +145,7 @@ class EventLog:
                 if not cursor.key():
                     break
             if deleted:
-                self._touched.add(thread_id)  # drops cached batches after the commit
+                self._touched.setdefault(thread_id, None)  # drops cached batches after the commit
             return deleted
 
         if below is None:
@@ -134,6 +155,7 @@ class EventLog:
     def forget(self, thread_id: str) -> None:
         """Drop what is cached about a thread whose log is gone."""
         self._last.pop(thread_id, None)
+        self._committed.pop(thread_id, None)
         self._batches.pop(thread_id, None)
 
     # -- reading -------------------------------------------------------------------
@@ -212,6 +234,8 @@ class EventLog:
             lot.unpark_all()
 
     def _wake_touched(self) -> None:
-        touched, self._touched = self._touched, set()
-        for thread_id in touched:
+        touched, self._touched = self._touched, {}
+        for thread_id, position in touched.items():
+            if position is not None:
+                self._committed[thread_id] = position
             self.wake(thread_id)

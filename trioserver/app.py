@@ -17,6 +17,7 @@ from .api import metrics as metrics_api
 from .api import openapi as openapi_api
 from .api import storage as storage_api
 from .api import store as store_api
+from .auth import gate as auth_gate
 from .errors import ServerError
 from .patches import ClosingHTTPConnection
 from .services import Services
@@ -29,6 +30,7 @@ def create_app(svc: Services) -> QuartTrio:
     app.config["RESPONSE_TIMEOUT"] = None  # Quart would cut every stream after 60 s
     app.config["BODY_TIMEOUT"] = 60
     app.asgi_http_class = ClosingHTTPConnection
+    auth_gate.install(app, svc.auth, svc.settings.api_keys)  # before routing: unknown paths answer 401 too
     for module in (meta, assistants, threads, state, runs, crons, store_api, v2):
         module.register(app, svc)
     for extra in (storage_api, metrics_api, openapi_api, docs_api):  # everything else the reference serves
@@ -36,7 +38,9 @@ def create_app(svc: Services) -> QuartTrio:
 
     @app.errorhandler(ServerError)
     async def server_error(exc: ServerError) -> Response:
-        return error_response(exc.status, exc.detail)
+        response = error_response(exc.status, exc.detail)
+        response.headers.update(getattr(exc, "headers", None) or {})  # an auth handler's own headers
+        return response
 
     @app.errorhandler(HTTPException)
     async def http_error(exc: HTTPException) -> Response:

@@ -10,6 +10,7 @@ import sys
 import trio
 
 from . import frozen
+from .auth import setup as auth_setup
 from .export import cli as export_commands
 from .runtime.graphs import GraphLoadError, default_config_path, load_config
 from .server import run_server
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--retention-days", type=float, default=30.0, help="drop a thread's events older than this (default 30)")
     serve.add_argument("--retention-events", type=int, default=200_000, help="keep at most this many events per thread (default 200000)")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--api-key-file", default=None, metavar="PATH",
+                       help="require one of the keys in PATH (one per line) in x-api-key or Authorization: Bearer; also TRIOSERVER_API_KEY")
     serve.add_argument("--certfile", default=None, metavar="PEM", help="serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate chain")
     serve.add_argument("--keyfile", default=None, metavar="PEM", help="the private key of --certfile")
     serve.add_argument("--python-path", action="append", default=[], metavar="DIR",
@@ -53,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         graphs = load_config(args.config or default_config_path())
     except GraphLoadError as exc:
+        print(f"trioserver: {exc}", file=sys.stderr)
+        return 1
+    try:
+        api_keys, custom_auth = auth_setup.configure(args.config or default_config_path(), args.api_key_file, args.host)
+    except auth_setup.AuthSetupError as exc:
         print(f"trioserver: {exc}", file=sys.stderr)
         return 1
     retention = RetentionPolicy(max_age=args.retention_days * 86400, max_count=args.retention_events)
@@ -72,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         write_timeout=args.write_timeout,
         retention=retention,
         api_url=f"{scheme}://{args.host}:{args.port}",
+        api_keys=api_keys,
+        custom_auth=custom_auth,
     )
     logging.getLogger(__name__).info(
         "serving %s on %s://%s:%d (data in %s)", ", ".join(graphs), scheme, args.host, args.port, args.data_dir

@@ -22,11 +22,13 @@ from typing import Any
 import attrs
 import trio
 
+from .auth import Authorizer, Principal, acting_as
+from .auth.apikey import ApiKeys
 from .guard import critical, guarded
 from .protocols.classic import ClassicStreams
 from .runtime.assistants import Assistants
 from .runtime.bridge import AsyncioBridge
-from .runtime.crons import Crons, run_scheduler
+from .runtime.crons import CRON_USER, Crons, run_scheduler
 from .runtime.drive import Driver
 from .runtime.graphs import Graphs, GraphSpec
 from .runtime.queue import RunQueue
@@ -48,6 +50,8 @@ class Settings:
     write_timeout: float = 30.0
     retention: RetentionPolicy = attrs.field(factory=RetentionPolicy)
     api_url: str = ""
+    api_keys: ApiKeys | None = None  # the built-in API key gate (auth/apikey.py)
+    custom_auth: Any = None  # langgraph.json's `auth`: a loaded langgraph_sdk.Auth (auth/loader.py)
 
 
 @attrs.define(eq=False)
@@ -69,6 +73,7 @@ class Services:
     threads: Threads
     classic: ClassicStreams
     shutdown: trio.Event
+    auth: Authorizer
 
     @property
     def heartbeat(self) -> float:
@@ -92,6 +97,7 @@ def build_services(settings: Settings, specs: dict[str, GraphSpec], store: Store
     driver = Driver(bridge=bridge, graphs=graphs, log=event_log, checkpointer=checkpointer, api_url=settings.api_url)
     queue = RunQueue(store=store, tables=tables, log=event_log, driver=driver, checkpointer=checkpointer)
     assistants = Assistants(store=store, tables=tables, graph_ids=lambda: list(specs), crons=crons)
+    auth = Authorizer(settings.custom_auth, bridge)
     shutdown = trio.Event()
     return Services(
         settings=settings,
@@ -105,10 +111,11 @@ def build_services(settings: Settings, specs: dict[str, GraphSpec], store: Store
         graphs=graphs,
         queue=queue,
         assistants=assistants,
-        runs=Runs(tables=tables, assistants=assistants, queue=queue),
+        runs=Runs(tables=tables, assistants=assistants, queue=queue, auth=auth),
         threads=Threads(store=store, tables=tables, log=event_log, queue=queue, graphs=graphs, bridge=bridge, checkpointer=checkpointer, crons=crons),
         classic=ClassicStreams(log=event_log, tables=tables, queue=queue, shutdown=shutdown, heartbeat=settings.heartbeat),
         shutdown=shutdown,
+        auth=auth,
     )
 
 
@@ -121,7 +128,10 @@ async def open_services(settings: Settings, specs: dict[str, GraphSpec]) -> Asyn
         svc = build_services(settings, specs, store, bridge)
 
         async def create_cron_run(thread_id: str | None, payload: dict[str, Any]) -> Any:
-            return await svc.runs.create(thread_id, RunRequest.parse(payload))
+            # The run acts for the cron's creator, as in the reference: its handlers run, its graph sees that user.
+            creator = payload.pop(CRON_USER, None)
+            with acting_as(Principal.of_identity(creator) if creator else None):
+                return await svc.runs.create(thread_id, RunRequest.parse(payload))
 
         # The writer outlives everything else: runs that end at the stop still record it.
         async with trio.open_nursery() as storage_nursery:

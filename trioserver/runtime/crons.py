@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 UTC = dt.UTC
 # Re-read the crons at least this often (seconds), so a wall-clock jump cannot delay a tick for long.
 MAX_SLEEP = 60.0
+# The key of a tick's payload naming the cron's creator, whom its run acts for (never a client's).
+CRON_USER = "__trioserver_cron_user__"
 
 
 @attrs.define
@@ -101,6 +103,9 @@ def is_active(cron: Cron, now: dt.datetime) -> bool:
 def run_payload(cron: Cron) -> dict[str, Any]:
     """The run request a tick submits: the stored payload, with the reference's adjustments."""
     payload = copy.deepcopy(cron.payload)
+    payload.pop(CRON_USER, None)
+    if cron.user_id:
+        payload[CRON_USER] = cron.user_id
     if cron.on_run_completed == "keep":
         payload.setdefault("on_completion", "keep")
     payload["metadata"] = {**(cron.metadata or {}), **(payload.get("metadata") or {})}

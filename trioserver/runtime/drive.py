@@ -17,6 +17,7 @@ from typing import Any
 
 import trio
 
+from ..auth import context as auth_context
 from ..storage.eventlog import EventLog
 from ..storage.records import Assistant, LogEvent, Run
 from .bridge import AsyncioBridge, Backpressure, current_run
@@ -59,6 +60,7 @@ class Driver:
 
         async def produce(emit: Callable[[LogEvent], None]) -> None:  # on the graph loop
             current_run.set(run.run_id)
+            auth_context.current.set(auth_context.Principal.from_run_auth(kwargs["auth"]) if kwargs.get("auth") else None)  # get_auth_ctx() in the graph
 
             def counted(event: LogEvent) -> None:
                 flow.sent += 1

@@ -13,6 +13,7 @@ from typing import Any
 import langgraph.version
 
 from .. import __version__, ids
+from ..auth.users import AuthUser
 from ..storage.records import Assistant, Run
 
 # Keys the server sets in `configurable`; what a client sends for them is dropped.
@@ -43,7 +44,8 @@ def run_config(run: Run, assistant: Assistant | None, *, api_url: str = "") -> d
     configurable = {
         **base_configurable,
         **client_configurable,
-        "langgraph_auth_user": auth.get("user"),
+        # As the reference: a user object with attribute and item access (JSON in the run's kwargs).
+        "langgraph_auth_user": AuthUser(auth["user"]) if auth.get("user") else None,
         "langgraph_auth_user_id": auth.get("identity", ""),
         "langgraph_auth_permissions": auth.get("permissions", []),
         "langgraph_request_id": run.run_id,

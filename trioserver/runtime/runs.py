@@ -8,6 +8,7 @@ client that disconnects mid-request cannot leave a run that nothing runs.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -16,9 +17,10 @@ import orjson
 import trio
 
 from .. import ids
+from ..auth import ALL, Authorizer, Filter, current_principal
 from ..errors import BadRequest, Invalid, NotFound
 from ..storage.env import Op
-from ..storage.records import Run, Thread
+from ..storage.records import Assistant, Run, Thread
 from ..storage.tables import Tables
 from ..validate import field
 from .assistants import Assistants
@@ -114,14 +116,20 @@ class RunRequest:
 class Runs:
     """Creates runs for every caller (HTTP, crons, protocols)."""
 
-    def __init__(self, *, tables: Tables, assistants: Assistants, queue: RunQueue) -> None:
+    def __init__(self, *, tables: Tables, assistants: Assistants, queue: RunQueue, auth: Authorizer | None = None) -> None:
         self.tables = tables
         self.assistants = assistants
         self.queue = queue
+        self.auth = auth or Authorizer()
 
     async def create(self, thread_id: str | None, request: RunRequest, *, auth: dict[str, Any] | None = None) -> Run:
         """Resolve, build and submit a run; `thread_id` None makes a stateless run (on a
-        thread of its own, deleted when it ends, unless `on_completion="keep"`)."""
+        thread of its own, deleted when it ends, unless `on_completion="keep"`).
+
+        With custom auth, the caller's `threads:create_run` handler runs first (it may
+        stamp the run's metadata), then `assistants:read` for an assistant that is not a
+        graph's own; a thread or assistant their filters hide is "not found". `auth`
+        (what the run keeps of its caller) defaults to the current principal's."""
         assistant = self.assistants.resolve_for_run(request.assistant_id)
         command = request.kwargs.get("command")
         temporary = thread_id is None and request.on_completion == "delete"
@@ -130,6 +138,9 @@ class Runs:
         extra_ops: list[Op] = []
         now = ids.now_iso()
         run_id = ids.new_id()
+        if auth is None and (principal := current_principal()) is not None:
+            auth = principal.run_auth()
+        allowed = await _authorize_run(self.auth, thread_id, run_id, temporary, assistant, request)
         config, context = request_config(request.kwargs.get("config"), request.kwargs.get("context"))
         if request.kwargs.get("checkpoint_id"):
             config["configurable"]["checkpoint_id"] = request.kwargs["checkpoint_id"]
@@ -147,6 +158,8 @@ class Runs:
                 if request.if_not_exists != "create":
                     raise NotFound("Thread or assistant not found.")
                 thread = None
+            elif not allowed.allows(thread.metadata):
+                raise NotFound("Thread or assistant not found.")
         binding = {"graph_id": assistant.graph_id, "assistant_id": assistant.assistant_id}
         if thread is None:  # a new thread: a stateless run's own, or `if_not_exists="create"`
             thread_config = thread_config_after(assistant, None, config, new=True)
@@ -198,3 +211,31 @@ def _bind(config: dict[str, Any], binding: dict[str, str]) -> Callable[[Thread],
 
     return bind
 
+
+async def _authorize_run(auth: Authorizer, thread_id: str | None, run_id: str, temporary: bool, assistant: Assistant, request: RunRequest) -> Filter:
+    """The `create_run` event and the assistant check of one run. The handler may change
+    the run's metadata (`request.metadata` is updated with what it left); returns the
+    filter the run's existing thread must pass."""
+    if not auth.enabled:
+        return ALL
+    parsed = ids.parse_uuid(thread_id) if thread_id is not None else None
+    value: dict[str, Any] = {
+        "thread_id": None if temporary else parsed,
+        "assistant_id": uuid.UUID(assistant.assistant_id),
+        "run_id": uuid.UUID(run_id),
+        "status": "pending",
+        "metadata": request.metadata,
+        "prevent_insert_if_inflight": request.multitask_strategy == "reject",
+        "multitask_strategy": request.multitask_strategy,
+        "if_not_exists": request.if_not_exists,
+        "after_seconds": request.kwargs.get("after_seconds") or 0,
+        "kwargs": request.kwargs,
+    }
+    allowed = await auth.authorize("threads", "create_run", value)
+    metadata = value.get("metadata")
+    request.metadata = metadata if isinstance(metadata, dict) else {}
+    if assistant.metadata.get("created_by") != "system":
+        readable = await auth.authorize("assistants", "read", {"assistant_id": uuid.UUID(assistant.assistant_id)})
+        if not readable.allows(assistant.metadata):
+            raise NotFound("Thread or assistant not found.")
+    return allowed

@@ -4,7 +4,8 @@ Bearer tokens for two ordinary users (alice and bob) and a read-only one; every 
 user creates is stamped with `metadata.owner`, and every read, search, count, update and
 delete is filtered to the caller's own. Store namespaces must start with the caller's
 identity. The read-only user exercises the three ways a handler denies: `False`, an
-`AssertionError` and an `HTTPException` with headers.
+`AssertionError` and an `HTTPException` with headers; the "typo" user gets a filter with
+an unknown operator.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ USERS: dict[str, dict[str, Any]] = {
     "alice-token": {"identity": "alice", "display_name": "Alice", "permissions": ["write"], "org": "wonderland"},
     "bob-token": {"identity": "bob", "display_name": "Bob", "permissions": ["write"], "org": "builders"},
     "reader-token": {"identity": "reader", "permissions": []},
+    # Its thread searches come back with an operator the filters do not know (a typo).
+    "typo-token": {"identity": "typo", "permissions": ["write"]},
 }
 EXPIRED = {"expired-token"}
 
@@ -72,6 +75,8 @@ async def delete_thread(ctx: Auth.types.AuthContext, value: Auth.types.on.thread
 
 @auth.on.threads
 async def threads(ctx: Auth.types.AuthContext, value: Any):
+    if ctx.user.identity == "typo" and ctx.action == "search":
+        return {"owner": {"$in": [ctx.user.identity]}}
     return _owner(ctx)
 
 

@@ -7,12 +7,14 @@ from typing import Any
 from quart import Quart, Response, request
 
 from .. import ids
-from ..errors import Invalid, NotFound
+from ..auth import ALL, Filter
+from ..errors import Conflict, Invalid, NotFound
 from ..runtime.assistants import mirrored
 from ..runtime.runconfig import state_config
 from ..runtime.schemas import graph_schemas
 from ..services import Services
 from ..storage.records import Assistant
+from .access import assistant_for, authorize, only_allowed, uid
 from .common import assistant_json, body_object, empty_response, field, json_response, limit_offset, paginated, require_uuid, version_json
 
 
@@ -46,11 +48,30 @@ def register(app: Quart, svc: Services) -> None:
             metadata=field(body, "metadata", dict, {}),
             description=field(body, "description", str, None),
         )
+        if svc.auth.enabled:
+            await _authorize_create(assistant)
         return json_response(assistant_json(await svc.assistants.create(assistant, if_exists=if_exists)))
+
+    async def _authorize_create(assistant: Assistant) -> None:
+        """`assistants:create`: the handler may change what is created (an owner in the
+        metadata, say); an existing assistant its filter hides "already exists"."""
+        value: dict[str, Any] = {
+            "assistant_id": uid(assistant.assistant_id), "graph_id": assistant.graph_id, "config": assistant.config,
+            "context": assistant.context, "metadata": assistant.metadata, "name": assistant.name,
+        }  # fmt: skip
+        allowed = await svc.auth.authorize("assistants", "create", value)
+        for name in ("config", "context", "metadata"):
+            if isinstance(value.get(name), dict):
+                setattr(assistant, name, value[name])
+        if isinstance(value.get("name"), str):
+            assistant.name = value["name"]
+        existing = svc.tables.get_assistant(assistant.assistant_id)
+        if existing is not None and not allowed.allows(existing.metadata):
+            raise Conflict(f"Assistant {assistant.assistant_id} already exists")
 
     @app.get("/assistants/<assistant_id>")
     async def get_assistant(assistant_id: str) -> Response:
-        return json_response(assistant_json(svc.assistants.get(assistant_id)))
+        return json_response(assistant_json(await assistant_for(svc, assistant_id)))
 
     @app.patch("/assistants/<assistant_id>")
     async def patch_assistant(assistant_id: str) -> Response:
@@ -63,6 +84,10 @@ def register(app: Quart, svc: Services) -> None:
         metadata = field(body, "metadata", dict, {})
         name = field(body, "name", str, None)
         description = field(body, "description", str, None)
+        if svc.auth.enabled:
+            value: dict[str, Any] = {"assistant_id": uid(current.assistant_id), "graph_id": graph_id, "config": config, "context": context, "metadata": metadata, "name": name}
+            await assistant_for(svc, assistant_id, "update", value)
+            metadata = value["metadata"] if isinstance(value.get("metadata"), dict) else metadata
 
         def change(assistant: Assistant) -> None:
             if graph_id is not None:
@@ -86,6 +111,9 @@ def register(app: Quart, svc: Services) -> None:
         assistant = svc.assistants.find(assistant_id)
         if assistant is None:
             raise NotFound(f"Assistant with ID {assistant_id} not found")
+        allowed = await authorize(svc, "assistants", "delete", {"assistant_id": uid(assistant.assistant_id)})
+        if not allowed.allows(assistant.metadata):
+            raise NotFound(f"Assistant with ID {assistant_id} not found")
         await svc.assistants.delete(assistant.assistant_id)
         return empty_response(204)
 
@@ -98,7 +126,8 @@ def register(app: Quart, svc: Services) -> None:
         limit, offset = limit_offset(body)
         sort_by = field(body, "sort_by", str, "created_at", choices=("assistant_id", "graph_id", "name", "created_at", "updated_at"))
         sort_order = field(body, "sort_order", str, "desc", choices=("asc", "desc"))
-        found = svc.tables.all_assistants()
+        allowed, metadata = await _search_scope(body, graph_id, metadata, limit, offset)
+        found = only_allowed(svc.tables.all_assistants(), allowed)
         if graph_id:
             found = [a for a in found if a.graph_id == graph_id]
         if metadata:
@@ -112,29 +141,39 @@ def register(app: Quart, svc: Services) -> None:
     async def count_assistants() -> Response:
         body = await body_object(default={})
         graph_id = field(body, "graph_id", str, None)
-        found = [a for a in svc.tables.all_assistants() if not graph_id or a.graph_id == graph_id]
+        allowed, _ = await _search_scope(body, graph_id, field(body, "metadata", dict, None), 0, 0)
+        found = [a for a in only_allowed(svc.tables.all_assistants(), allowed) if not graph_id or a.graph_id == graph_id]
         return json_response(len(found))
+
+    async def _search_scope(body: dict[str, Any], graph_id: str | None, metadata: dict[str, Any] | None, limit: int, offset: int) -> tuple[Filter, dict[str, Any] | None]:
+        """`assistants:search`: its filter, and the metadata query as the handler left it."""
+        if not svc.auth.enabled:
+            return ALL, metadata
+        value: dict[str, Any] = {"graph_id": graph_id, "metadata": metadata if metadata is not None else {}, "limit": limit, "offset": offset}
+        allowed = await svc.auth.authorize("assistants", "search", value)
+        return allowed, value.get("metadata") or None
 
     @app.post("/assistants/<assistant_id>/versions")
     async def assistant_versions(assistant_id: str) -> Response:
         assistant = svc.assistants.get(assistant_id)
         body = await body_object(default={})
         limit, offset = limit_offset(body)
-        versions = svc.assistants.versions(assistant.assistant_id, field(body, "metadata", dict, None))[offset : offset + limit]
+        allowed = await authorize(svc, "assistants", "read", {"assistant_id": uid(assistant.assistant_id)})  # applied to each version
+        versions = only_allowed(svc.assistants.versions(assistant.assistant_id, field(body, "metadata", dict, None)), allowed)[offset : offset + limit]
         if not versions:  # as the reference: nothing (left) to show is a 404
             raise NotFound(f"Assistant {assistant.assistant_id} not found")
         return json_response([version_json(v) for v in versions])
 
     @app.post("/assistants/<assistant_id>/latest")
     async def set_latest_version(assistant_id: str) -> Response:
-        assistant = svc.assistants.get(assistant_id)
         body = await body_object()
         version = field(body, "version", int, None)
+        assistant = await assistant_for(svc, assistant_id, "update", {"assistant_id": uid(svc.assistants.get(assistant_id).assistant_id), "version": version})
         return json_response(assistant_json(await svc.assistants.set_latest(assistant.assistant_id, version)))
 
     @app.get("/assistants/<assistant_id>/graph")
     async def assistant_graph(assistant_id: str) -> Response:
-        graph = await built_graph(svc.assistants.get(assistant_id))
+        graph = await built_graph(await assistant_for(svc, assistant_id))
         drawn = graph.get_graph(xray=_xray(request.args.get("xray"))).to_json()
         for node in drawn.get("nodes", []):
             if isinstance(node.get("data"), dict):
@@ -144,7 +183,7 @@ def register(app: Quart, svc: Services) -> None:
     @app.get("/assistants/<assistant_id>/subgraphs")
     @app.get("/assistants/<assistant_id>/subgraphs/<path:namespace>")
     async def assistant_subgraphs(assistant_id: str, namespace: str | None = None) -> Response:
-        assistant = svc.assistants.get(assistant_id)
+        assistant = await assistant_for(svc, assistant_id)
         graph = await built_graph(assistant)
         recurse = (request.args.get("recurse") or "").lower() in ("1", "true", "yes")
         found = {ns: graph_schemas(subgraph) for ns, subgraph in graph.get_subgraphs(namespace=namespace, recurse=recurse)}
@@ -152,7 +191,7 @@ def register(app: Quart, svc: Services) -> None:
 
     @app.get("/assistants/<assistant_id>/schemas")
     async def assistant_schemas(assistant_id: str) -> Response:
-        assistant = svc.assistants.get(assistant_id)
+        assistant = await assistant_for(svc, assistant_id)
         return json_response({"graph_id": assistant.graph_id, **graph_schemas(await built_graph(assistant))})
 
 

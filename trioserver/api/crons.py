@@ -11,6 +11,7 @@ from typing import Any
 from quart import Quart, Response
 
 from .. import ids
+from ..auth import ALL, Filter, current_principal
 from ..errors import BadRequest, Invalid, NotFound
 from ..runtime.crons import (
     Cron,
@@ -21,6 +22,7 @@ from ..runtime.crons import (
 )
 from ..runtime.runs import MULTITASK, check_node_list, parse_stream_mode
 from ..services import Services
+from .access import thread_allows, uid
 from .common import body_object, empty_response, field, json_response, limit_offset, paginated
 
 SORT_FIELDS = ("cron_id", "assistant_id", "thread_id", "next_run_date", "end_time", "created_at", "updated_at")
@@ -106,6 +108,10 @@ async def _create(svc: Services, thread_id: str | None, body: dict[str, Any]) ->
 
     cron_id = ids.new_id()
     payload = dict(body)
+    metadata = dict(body.get("metadata") or {})
+    user_id = None
+    if svc.auth.enabled:
+        metadata, user_id = await _authorize_create(svc, cron_id, thread_id, assistant_id, schedule, end_time, payload, metadata)
     payload["assistant_id"] = assistant_id
     config = dict(payload.get("config") or {})
     config["configurable"] = {**(config.get("configurable") or {}), "cron_id": cron_id}
@@ -122,12 +128,60 @@ async def _create(svc: Services, thread_id: str | None, body: dict[str, Any]) ->
         next_run_date=next_run(schedule, now, timezone).isoformat(),
         end_time=end_time,
         timezone=timezone,
-        metadata=dict(body.get("metadata") or {}),
+        metadata=metadata,
+        user_id=user_id,
         on_run_completed=on_run_completed if thread_id is None else None,
         enabled=field(body, "enabled", bool, True),
     )
     await svc.crons.put(cron)
     return json_response(cron_json(cron))
+
+
+async def _authorize_create(
+    svc: Services, cron_id: str, thread_id: str | None, assistant_id: str, schedule: str, end_time: str | None, payload: dict[str, Any], metadata: dict[str, Any]
+) -> tuple[dict[str, Any], str | None]:
+    """`crons:create` (the handler may stamp the cron's metadata), then `assistants:read`
+    for an assistant that is not a graph's own and `threads:read` for a thread's cron:
+    what they hide is not found. The cron's metadata, and its creator, whom its runs act for."""
+    principal = current_principal()
+    user_id = principal.identity if principal is not None else None
+    value: dict[str, Any] = {"payload": payload, "schedule": schedule, "cron_id": uid(cron_id), "thread_id": uid(thread_id), "user_id": user_id, "end_time": end_time, "metadata": metadata}
+    await svc.auth.authorize("crons", "create", value)
+    if isinstance(value.get("metadata"), dict):
+        metadata = value["metadata"]
+    assistant = svc.tables.get_assistant(assistant_id)
+    if assistant is not None and assistant.metadata.get("created_by") != "system":
+        if not (await svc.auth.authorize("assistants", "read", {"assistant_id": uid(assistant_id)})).allows(assistant.metadata):
+            raise NotFound(f"Assistant '{assistant_id}' not found")
+    if thread_id is not None:
+        allowed = await svc.auth.authorize("threads", "read", {"thread_id": uid(thread_id), "metadata": metadata})
+        if not thread_allows(svc, allowed, thread_id):
+            raise NotFound(f"Thread with ID '{thread_id}' not found. Please verify the ID is correct and the thread hasn't been deleted or expired.")
+    return metadata, user_id
+
+
+async def _search_scope(svc: Services, body: dict[str, Any], limit: int, offset: int) -> tuple[Filter, Filter]:
+    """`crons:search`, and `threads:read` (of the asked thread) or `threads:search`, whose
+    filter applies to each cron's thread (a cron without one is exempt)."""
+    if not svc.auth.enabled:
+        return ALL, ALL
+    assistant_id, thread_id, metadata = _filters(body)
+    allowed = await svc.auth.authorize("crons", "search", {"assistant_id": uid(assistant_id), "thread_id": uid(thread_id), "limit": limit, "offset": offset, "metadata": metadata or {}})
+    if thread_id:
+        threads = await svc.auth.authorize("threads", "read", {"thread_id": uid(thread_id)})
+    else:
+        threads = await svc.auth.authorize("threads", "search", {})
+    return allowed, threads
+
+
+async def _cron_for(svc: Services, cron_id: str, action: str, value: dict[str, Any] | None = None) -> None:
+    """The `action` event of one cron: a cron its filter hides is not found."""
+    if not svc.auth.enabled:
+        return
+    allowed = await svc.auth.authorize("crons", action, value if value is not None else {"cron_id": uid(cron_id)})
+    cron = svc.crons.get(cron_id)
+    if cron is not None and not allowed.allows(cron.metadata):
+        raise NotFound(f"Cron '{cron_id}' not found")
 
 
 def _cron_id(cron_id: str) -> str:
@@ -145,8 +199,9 @@ def _filters(body: dict[str, Any]) -> tuple[str | None, str | None, dict[str, An
     return assistant_id or None, thread_id or None, metadata
 
 
-def _matching(svc: Services, body: dict[str, Any], enabled: bool | None = None) -> list[Cron]:
+def _matching(svc: Services, body: dict[str, Any], enabled: bool | None = None, scope: tuple[Filter, Filter] = (ALL, ALL)) -> list[Cron]:
     assistant_id, thread_id, metadata = _filters(body)
+    allowed, threads = scope
     return [
         c
         for c in svc.crons.all()
@@ -154,6 +209,8 @@ def _matching(svc: Services, body: dict[str, Any], enabled: bool | None = None) 
         and (thread_id is None or c.thread_id == thread_id)
         and (enabled is None or c.enabled == enabled)
         and all(key in c.metadata and c.metadata[key] == value for key, value in (metadata or {}).items())
+        and allowed.allows(c.metadata)
+        and (c.thread_id is None or thread_allows(svc, threads, c.thread_id))
     ]
 
 
@@ -201,18 +258,19 @@ def register(app: Quart, svc: Services) -> None:
         if sort_by.lower() not in SORT_FIELDS:
             raise Invalid(f"Invalid sort_by field: '{sort_by}'. Valid options are: {', '.join(SORT_FIELDS)}")
         sort_order = field(body, "sort_order", str, "desc", choices=("asc", "desc"))
-        crons = _matching(svc, body, enabled)
+        crons = _matching(svc, body, enabled, await _search_scope(svc, body, limit, offset))
         crons.sort(key=_sort_key(sort_by.lower()), reverse=sort_order != "asc")
         return paginated(crons, limit, offset, cron_json, select=select)
 
     @app.post("/runs/crons/count")
     async def count_crons() -> Response:
         body = await body_object(default={})
-        return json_response(len(_matching(svc, body)))
+        return json_response(len(_matching(svc, body, scope=await _search_scope(svc, body, 0, 0))))
 
     @app.get("/runs/crons/<cron_id>")
     async def get_cron(cron_id: str) -> Response:
         cron_id = _cron_id(cron_id)
+        await _cron_for(svc, cron_id, "read")
         cron = svc.crons.get(cron_id)
         if cron is None:  # the reference answers a bare "Not Found": we name it (README)
             raise NotFound(f"Cron '{cron_id}' not found")
@@ -234,6 +292,12 @@ def register(app: Quart, svc: Services) -> None:
         enabled = field(body, "enabled", bool)
         on_run_completed = field(body, "on_run_completed", str, choices=("delete", "keep"))
         metadata = field(body, "metadata", dict)
+        if svc.auth.enabled:
+            value: dict[str, Any] = {"cron_id": uid(cron_id), "schedule": schedule, "end_time": end_time, "enabled": enabled, "on_run_completed": on_run_completed, "payload": body}
+            if metadata is not None:
+                value["metadata"] = metadata
+            await _cron_for(svc, cron_id, "update", value)
+            metadata = value["metadata"] if isinstance(value.get("metadata"), dict) else metadata
         now = ids.now()
 
         def change(cron: Cron) -> None:
@@ -270,6 +334,7 @@ def register(app: Quart, svc: Services) -> None:
     @app.delete("/runs/crons/<cron_id>")
     async def delete_cron(cron_id: str) -> Response:
         cron_id = _cron_id(cron_id)
+        await _cron_for(svc, cron_id, "delete")
         if not await svc.crons.delete(cron_id):
             raise NotFound(f"Cron '{cron_id}' not found")
         return empty_response(204)

@@ -12,13 +12,13 @@ from ..ids import EventId
 from ..runtime.runs import RunRequest
 from ..services import Services
 from ..storage.records import Run
+from .access import authorize, run_for, stream_check, thread_allows, thread_for, uid
 from .common import (
     body_json,
     body_object,
     empty_response,
     field,
     get_run_or_404,
-    get_thread_or_404,
     json_response,
     last_event_id,
     query_bool,
@@ -107,11 +107,12 @@ def register(app: Quart, svc: Services) -> None:
 
     @app.get("/threads/<thread_id>/runs")
     async def list_runs(thread_id: str) -> Response:
-        thread = get_thread_or_404(svc.tables, thread_id)
+        thread = await thread_for(svc, thread_id)
         limit = query_int("limit", 10)
         offset = query_int("offset", 0)
         status = request.args.get("status")
-        runs = svc.tables.thread_runs(thread.thread_id)
+        visible = await authorize(svc, "threads", "search", {"thread_id": uid(thread.thread_id), "metadata": {}})
+        runs = svc.tables.thread_runs(thread.thread_id) if visible.allows(thread.metadata) else []
         runs.reverse()  # newest first
         if status:
             runs = [r for r in runs if r.status == status]
@@ -119,29 +120,30 @@ def register(app: Quart, svc: Services) -> None:
 
     @app.get("/threads/<thread_id>/runs/<run_id>")
     async def get_run(thread_id: str, run_id: str) -> Response:
-        return json_response(run_json(get_run_or_404(svc.tables, thread_id, run_id)))
+        return json_response(run_json(await run_for(svc, thread_id, run_id)))
 
     @app.delete("/threads/<thread_id>/runs/<run_id>")
     async def delete_run(thread_id: str, run_id: str) -> Response:
-        run = get_run_or_404(svc.tables, thread_id, run_id)
+        run = await run_for(svc, thread_id, run_id, "delete", {"thread_id": uid(require_uuid(thread_id, "thread_id")), "run_id": uid(require_uuid(run_id, "run_id"))})
         await svc.queue.cancel(run.thread_id, run.run_id, action="interrupt", wait=True)
         await svc.store.write(svc.tables.delete_run_op(run.run_id))
         return empty_response(204)
 
     @app.get("/threads/<thread_id>/runs/<run_id>/join")
     async def join_run(thread_id: str, run_id: str) -> Response:
-        return wait_response(get_run_or_404(svc.tables, thread_id, run_id), cancel=query_bool("cancel_on_disconnect"), location=False)
+        return wait_response(await run_for(svc, thread_id, run_id), cancel=query_bool("cancel_on_disconnect"), location=False)
 
     @app.get("/threads/<thread_id>/runs/<run_id>/stream")
     async def join_run_stream(thread_id: str, run_id: str) -> Response:
-        return join_stream(get_run_or_404(svc.tables, thread_id, run_id))
+        run = get_run_or_404(svc.tables, thread_id, run_id)
+        return await stream_check(svc, run.thread_id) or join_stream(run)
 
     @app.get("/runs/<run_id>/stream")
     async def join_stateless_run_stream(run_id: str) -> Response:
         run = svc.tables.get_run(require_uuid(run_id, "run_id"))
         if run is None:
             raise NotFound(f"Run {run_id} not found")
-        return join_stream(run)
+        return await stream_check(svc, run.thread_id) or join_stream(run)
 
     @app.post("/threads/<thread_id>/runs/<run_id>/cancel")
     async def cancel_run(thread_id: str, run_id: str) -> Response:
@@ -151,6 +153,9 @@ def register(app: Quart, svc: Services) -> None:
         action = request.args.get("action", "interrupt")
         if action not in ("interrupt", "rollback"):
             raise Invalid("action: must be 'interrupt' or 'rollback'")
+        allowed = await authorize(svc, "threads", "update", {"thread_id": uid(run.thread_id), "action": action, "metadata": {"run_ids": [uid(run.run_id)], "status": None}})
+        if not thread_allows(svc, allowed, run.thread_id):
+            raise NotFound("No runs found to cancel.")
         wait = query_bool("wait")
         if not await svc.queue.cancel(run.thread_id, run.run_id, action=action, wait=wait):
             raise NotFound("No runs found to cancel.")
@@ -178,6 +183,11 @@ def register(app: Quart, svc: Services) -> None:
                 targets.append((thread_id, require_uuid(run_id, "run_id")))
         else:
             raise Invalid(f"{orjson.dumps(body).decode()} is not valid under any of the schemas listed in the 'oneOf' keyword")
+        if svc.auth.enabled:  # as the reference: one `update` event; the runs of threads its filter hides are skipped
+            scope = body.get("thread_id") if not status else None
+            value = {"thread_id": uid(scope), "action": action, "metadata": {"run_ids": [uid(r) for _, r in targets] if scope else None, "status": status}}
+            allowed = await svc.auth.authorize("threads", "update", value)
+            targets = [(t, r) for t, r in targets if thread_allows(svc, allowed, t)]
         cancelled = 0
         for thread_id, run_id in targets:
             cancelled += await svc.queue.cancel(thread_id, run_id, action=action)

@@ -7,11 +7,13 @@ from typing import Any
 from quart import Quart, Response
 
 from .. import ids
+from ..auth import ALL, Filter
 from ..errors import Conflict, Invalid, NotFound
 from ..runtime.threads import NoGraph
 from ..services import Services
 from ..storage.records import Thread
 from ..streaming.selectors import THREAD_STREAM_MODES
+from .access import authorize, only_allowed, stream_check, thread_allows, thread_for, uid
 from .common import (
     body_object,
     empty_response,
@@ -45,8 +47,9 @@ def _matches(value: Any, wanted: dict[str, Any]) -> bool:
     return True
 
 
-def _filtered_threads(svc: Services, body: dict[str, Any]) -> list[Thread]:
-    """The threads a search or count body asks for (`ids`, `metadata`, `values`, `status`)."""
+def _filtered_threads(svc: Services, body: dict[str, Any], allowed: Filter = ALL) -> list[Thread]:
+    """The threads a search or count body asks for (`ids`, `metadata`, `values`, `status`),
+    of those the caller's `threads:search` filter lets it see."""
     metadata = field(body, "metadata", dict, None)
     values = field(body, "values", dict, None)
     status = field(body, "status", str, None, choices=("idle", "busy", "interrupted", "error"))
@@ -61,7 +64,18 @@ def _filtered_threads(svc: Services, body: dict[str, Any]) -> list[Thread]:
         threads = [t for t in threads if _matches(t.values, values)]
     if status:
         threads = [t for t in threads if t.status == status]
-    return threads
+    return only_allowed(threads, allowed)
+
+
+async def _search_scope(svc: Services, body: dict[str, Any], limit: int, offset: int) -> Filter:
+    """The `threads:search` event of a search or count; the handler may also narrow the
+    query in place (its `metadata`, `values`, `status`)."""
+    if not svc.auth.enabled:
+        return ALL
+    value = {"metadata": field(body, "metadata", dict, None) or {}, "values": field(body, "values", dict, None) or {}, "status": body.get("status"), "limit": limit, "offset": offset}
+    allowed = await svc.auth.authorize("threads", "search", value)
+    body.update(metadata=value.get("metadata"), values=value.get("values"), status=value.get("status"))
+    return allowed
 
 
 def _supersteps(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -82,8 +96,16 @@ def register(app: Quart, svc: Services) -> None:
         if_exists = field(body, "if_exists", str, "raise", choices=("raise", "do_nothing"))
         thread_id = field(body, "thread_id", str, None)
         thread_id = require_uuid(thread_id, "thread_id") if thread_id else ids.new_id()
+        if svc.auth.enabled:
+            value = {"thread_id": uid(thread_id), "metadata": metadata, "if_exists": if_exists}
+            allowed = await svc.auth.authorize("threads", "create", value)
+            metadata = value["metadata"] if isinstance(value.get("metadata"), dict) else metadata
+        else:
+            allowed = ALL
         existing = svc.tables.get_thread(thread_id)
         if existing is not None and not existing.temporary:
+            if not allowed.allows(existing.metadata):  # someone else's: it exists, and that is all one learns
+                raise Conflict(f"Thread with ID {thread_id} already exists")
             if if_exists == "do_nothing":
                 return json_response(thread_json(existing))
             raise Conflict(f"Thread {thread_id} already exists")
@@ -101,13 +123,18 @@ def register(app: Quart, svc: Services) -> None:
 
     @app.get("/threads/<thread_id>")
     async def get_thread(thread_id: str) -> Response:
-        return json_response(thread_json(get_thread_or_404(svc.tables, thread_id)))
+        return json_response(thread_json(await thread_for(svc, thread_id)))
 
     @app.patch("/threads/<thread_id>")
     async def patch_thread(thread_id: str) -> Response:
         thread = get_thread_or_404(svc.tables, thread_id)
         body = await body_object(default={})
         metadata = field(body, "metadata", dict, {})
+        if svc.auth.enabled:
+            value = {"thread_id": uid(thread.thread_id), "metadata": metadata}
+            if not (await svc.auth.authorize("threads", "update", value)).allows(thread.metadata):
+                raise NotFound(f"Thread with ID {thread.thread_id} not found")
+            metadata = value["metadata"] if isinstance(value.get("metadata"), dict) else metadata
 
         def change(t: Thread) -> None:
             t.metadata.update(metadata)
@@ -120,15 +147,15 @@ def register(app: Quart, svc: Services) -> None:
 
     @app.delete("/threads/<thread_id>")
     async def delete_thread(thread_id: str) -> Response:
-        thread = get_thread_or_404(svc.tables, thread_id)
+        thread = await thread_for(svc, thread_id, "delete")
         await svc.threads.delete(thread.thread_id)
         return empty_response(204)
 
     @app.post("/threads/search")
     async def search_threads() -> Response:
         body = await body_object(default={})
-        threads = _filtered_threads(svc, body)
         limit, offset = limit_offset(body)
+        threads = _filtered_threads(svc, body, await _search_scope(svc, body, limit, offset))
         sort_by = field(body, "sort_by", str, "created_at", choices=SORT_KEYS)
         sort_order = field(body, "sort_order", str, "desc", choices=("asc", "desc"))
         key = "updated_at" if sort_by == "state_updated_at" else sort_by
@@ -137,7 +164,8 @@ def register(app: Quart, svc: Services) -> None:
 
     @app.post("/threads/count")
     async def count_threads() -> Response:
-        return json_response(len(_filtered_threads(svc, await body_object(default={}))))
+        body = await body_object(default={})
+        return json_response(len(_filtered_threads(svc, body, await _search_scope(svc, body, 0, 0))))
 
     @app.post("/threads/prune")
     async def prune_threads() -> Response:
@@ -147,11 +175,16 @@ def register(app: Quart, svc: Services) -> None:
             raise Invalid('"thread_ids" is a required property')
         strategy = field(body, "strategy", str, "delete", choices=("delete", "keep_latest"))
         wanted = [require_uuid(t, "thread_id") for t in thread_ids]
+        allowed = await authorize(svc, "threads", "delete", {"thread_ids": [uid(t) for t in wanted]})
+        if not allowed.empty and not all(thread_allows(svc, allowed, t) for t in wanted):
+            raise NotFound("At least one thread not found or not authorized")
         pruned = 0
         for thread_id in wanted:
             thread = svc.tables.get_thread(thread_id)
             if thread is None or thread.temporary:
                 continue
+            if svc.auth.enabled and not (await svc.auth.authorize("threads", "delete", {"thread_id": uid(thread_id)})).allows(thread.metadata):
+                continue  # as the reference: another's thread is skipped
             if strategy == "delete":
                 await svc.threads.delete(thread_id)
             else:
@@ -161,6 +194,10 @@ def register(app: Quart, svc: Services) -> None:
 
     @app.get("/threads/<thread_id>/stream")
     async def stream_thread(thread_id: str) -> Response:
+        thread_id = require_uuid(thread_id, "thread_id")
+        denied = await stream_check(svc, thread_id)
+        if denied is not None:
+            return denied
         thread = get_thread_or_404(svc.tables, thread_id)
         modes = query_list("stream_mode", "stream_modes") or ["run_modes"]
         for mode in modes:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import trio
 from quart import Quart, Response, request, websocket
 
-from .. import jsonenc
 from .apikey import DETAIL, ApiKeys
-from .authorize import Authorizer
+from .authorize import AuthDenied, Authorizer
 from .context import current
 
 OPEN_PATHS = frozenset({"/ok", "/", "/info", "/docs", "/openapi.json"})
@@ -24,6 +24,24 @@ OPEN_PATHS = frozenset({"/ok", "/", "/info", "/docs", "/openapi.json"})
 
 def is_open(method: str, path: str) -> bool:
     return method == "OPTIONS" or (path in OPEN_PATHS and method in ("GET", "HEAD"))
+
+
+# A refused request's body up to this size is read and dropped, so its connection stays usable.
+DRAIN_LIMIT = 64 * 1024
+
+
+async def _settle_body(refusal: AuthDenied) -> None:
+    """Before refusing a request that carries a body: read a small one (answering before
+    the body was read can leave the connection unusable for the client's next request),
+    or close the connection after the answer."""
+    length = request.content_length
+    if not length and "transfer-encoding" not in request.headers:
+        return
+    if length is not None and length <= DRAIN_LIMIT:
+        with trio.move_on_after(1):
+            await request.get_data(cache=False)
+            return
+    refusal.headers["Connection"] = "close"
 
 
 def install(app: Quart, auth: Authorizer, keys: ApiKeys | None) -> None:
@@ -35,10 +53,15 @@ def install(app: Quart, auth: Authorizer, keys: ApiKeys | None) -> None:
         current.set(None)
         if is_open(conn.method, conn.path):
             return None
-        if keys is not None and not keys.check(conn.headers):
-            return Response(jsonenc.dumps({"detail": DETAIL}), status=401, content_type="application/json")
-        if auth.enabled:
-            current.set(await auth.authenticate(conn))
+        try:
+            if keys is not None and not keys.check(conn.headers):
+                raise AuthDenied(401, DETAIL)
+            if auth.enabled:
+                current.set(await auth.authenticate(conn))
+        except AuthDenied as exc:
+            if conn is request:
+                await _settle_body(exc)
+            raise
         return None
 
     @app.before_request

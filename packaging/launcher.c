@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
@@ -45,6 +46,10 @@
 #define TRAILER_LEN (8 + 8 + KEY_LEN + 8)
 #define PREFIX "trioserver-"
 #define CHUNK (256 * 1024)
+/* The oldest glibc the unpacked tree runs on (scripts/build-binary passes what it found). */
+#ifndef MIN_GLIBC
+#define MIN_GLIBC "2.36"
+#endif
 
 static int verbose;
 
@@ -114,6 +119,39 @@ static void find_self(const char *argv0, char *out) {
         path = end ? end + 1 : NULL;
     }
     die("cannot find my own file (no /proc/self/exe, and %s is not on PATH)", argv0);
+}
+
+/* -- the host's C library ------------------------------------------------------------------ */
+
+/* Warn, before the server's own loader fails with a terser message, when the host's glibc
+ * is older than the tree needs: every glibc defines a symbol version GLIBC_x.y for each
+ * release up to its own, so its file holds the string "GLIBC_" MIN_GLIBC or it is older.
+ * A system with no glibc at those paths (musl) is reported if exec fails. */
+static void check_glibc(void) {
+    const char *paths[] = {
+#if defined(__x86_64__)
+        "/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6",
+#elif defined(__aarch64__)
+        "/lib/aarch64-linux-gnu/libc.so.6", "/usr/lib/aarch64-linux-gnu/libc.so.6",
+#endif
+        "/lib64/libc.so.6", "/usr/lib64/libc.so.6", "/lib/libc.so.6", "/usr/lib/libc.so.6", NULL};
+    static const char want[] = "GLIBC_" MIN_GLIBC; /* sizeof includes the NUL: an exact name */
+    for (int i = 0; paths[i]; i++) {
+        int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        struct stat st;
+        void *map = MAP_FAILED;
+        if (fstat(fd, &st) == 0 && st.st_size > 0)
+            map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        close(fd);
+        if (map == MAP_FAILED) return;
+        int found = memmem(map, (size_t)st.st_size, want, sizeof want) != NULL;
+        munmap(map, (size_t)st.st_size);
+        if (!found)
+            fprintf(stderr, "trioserver: warning: %s is older than glibc " MIN_GLIBC ", which this build needs; "
+                    "use the trioserver-static build here (scripts/build-binary --static)\n", paths[i]);
+        return;
+    }
 }
 
 /* -- choosing where to unpack --------------------------------------------------------- */
@@ -389,6 +427,7 @@ int main(int argc, char **argv) {
     if (strncmp(key, PREFIX, strlen(PREFIX)) != 0 || strchr(key, '/') || offset + size > (uint64_t)st.st_size)
         die("%s has a damaged trailer", self);
 
+    check_glibc();
     choose_root(root);
     pathf(tree, "%s/%s", root, key);
     int held = hold_tree(tree);

@@ -201,13 +201,76 @@ def _foreign_wheel_files(args: Sequence[str]) -> list[tuple[str, list[str]]]:
     return bad
 
 
+def _bundle_constraints() -> str:
+    """A constraints file pinning every bundled distribution to its bundled version.
+
+    A module the server has imported always comes from the bundle, whatever a
+    dependencies dir holds; so a package needing, say, a newer langchain-core than the
+    bundled one would fail at import. Pinned, pip picks versions that work with the bundle
+    or fails the install, saying which requirement conflicts."""
+    import tempfile
+
+    pins = sorted(f"{name}=={version}" for name, version in _bundled_versions().items() if name not in ("trioserver", "pip"))
+    fd, path = tempfile.mkstemp(prefix="trioserver-bundle-", suffix=".txt")
+    with os.fdopen(fd, "w") as f:
+        f.write("# what the trioserver binary bundles\n" + "\n".join(pins) + "\n")
+    return path
+
+
+def _bundled_versions() -> dict[str, str]:
+    from importlib import metadata
+    from packaging.utils import canonicalize_name
+
+    return {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions() if d.metadata["Name"]}
+
+
+def _prune_bundled(target: str, before: set[str]) -> list[str]:
+    """Delete from `target` the distributions this pip run added that the binary bundles at
+    the very same version (the constraints make them that version): they could only
+    shadow the bundle's copy, and take space (langchain-anthropic brings ~100 MB)."""
+    import shutil
+
+    from packaging.utils import canonicalize_name
+
+    bundled = _bundled_versions()
+    root = Path(target).resolve()
+    pruned = []
+    for dist_info in sorted(root.glob("*.dist-info")):
+        if dist_info.name in before or dist_info.name.startswith("trioserver-"):
+            continue
+        name, _, version = dist_info.name[: -len(".dist-info")].rpartition("-")
+        if bundled.get(canonicalize_name(name)) != version:
+            continue
+        try:
+            record = (dist_info / "RECORD").read_text().splitlines()
+        except OSError:
+            continue
+        dirs = set()
+        for line in record:
+            rel = line.split(",", 1)[0]
+            path = (root / rel).resolve()
+            if rel and root in path.parents and path.is_file() and dist_info not in path.parents:
+                path.unlink()
+                dirs.update(p for p in path.parents if root in p.parents)
+        shutil.rmtree(dist_info, ignore_errors=True)
+        for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):  # deepest first
+            try:
+                d.rmdir()  # only if empty: namespace packages may hold other distributions
+            except OSError:
+                pass
+        pruned.append(f"{name} {version}")
+    return pruned
+
+
 def pip_main(args: list[str]) -> int:
     """`trioserver pip ARGS`: pip, in this process, for this interpreter.
 
     Frozen, `install` needs `--target DIR` (the binary has no site-packages of its own) and
     takes wheels only (building an sdist runs `sys.executable`, which is this binary, not
-    a Python). After an install, every wheel in DIR is checked against this interpreter's
-    tags, which also catches --python-version/--platform pointed at another Python."""
+    a Python), with the bundle's versions as constraints; what it then installs that the
+    bundle already has is deleted again. After an install, every wheel in DIR is checked
+    against this interpreter's tags, which also catches --python-version/--platform
+    pointed at another Python."""
     try:
         from pip._internal.cli.main import main as pip_entry
     except ImportError:
@@ -229,11 +292,24 @@ def pip_main(args: list[str]) -> int:
         if is_frozen() and not any(a.startswith(("--no-binary", "--only-binary", "--prefer-binary")) for a in args):
             i = args.index(command)
             args = [*args[: i + 1], "--only-binary=:all:", *args[i + 1:]]
+    constraints = _bundle_constraints() if is_frozen() and command == "install" else None
+    if constraints:
+        args = [*args, "--constraint", constraints]
     os.environ.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")  # its upgrade advice does not apply here
     if target:
         os.environ.setdefault("PIP_ROOT_USER_ACTION", "ignore")  # a --target dir is no system's site-packages
     sys.argv = ["trioserver pip", *args]
-    rc = pip_entry(args)
+    before = {p.name for p in Path(target).glob("*.dist-info")} if target else set()
+    try:
+        rc = pip_entry(args)
+    finally:
+        if constraints:
+            os.unlink(constraints)
+    if rc == 0 and constraints and target:
+        pruned = _prune_bundled(target, before)
+        if pruned:
+            print(f"trioserver: left out of {target} what the binary bundles at the same version: {', '.join(pruned)}",
+                  file=sys.stderr)
     if rc == 0 and command == "install" and target:
         bad = unloadable([target])
         if bad:

@@ -8,7 +8,7 @@ import hashlib
 import lzma
 import sqlite3
 import ssl
-import xml.etree.ElementTree as ET  # pyexpat, on the host's libexpat.so.1
+import xml.etree.ElementTree as ET
 import zlib
 from typing import TypedDict
 

@@ -11,6 +11,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from . import jsonenc
+from .api import a2a as a2a_api
 from .api import assistants, crons, meta, runs, state, threads, v2
 from .api import docs as docs_api
 from .api import metrics as metrics_api
@@ -33,7 +34,7 @@ def create_app(svc: Services) -> QuartTrio:
     auth_gate.install(app, svc.auth, svc.settings.api_keys)  # before routing: unknown paths answer 401 too
     for module in (meta, assistants, threads, state, runs, crons, store_api, v2):
         module.register(app, svc)
-    for extra in (storage_api, metrics_api, openapi_api, docs_api):  # everything else the reference serves
+    for extra in (storage_api, metrics_api, openapi_api, docs_api, a2a_api):  # everything else the reference serves
         extra.register(app, svc)
 
     @app.errorhandler(ServerError)

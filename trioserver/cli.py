@@ -18,11 +18,17 @@ from .services import Settings
 from .storage.env import DURABILITY
 from .storage.retention import RetentionPolicy
 
+# One graph worker beside the server process: graphs get a core of their own, and a graph
+# that crashes, leaks or hangs costs a worker (replaced, its runs resumed), never the server.
+DEFAULT_WORKERS = 1
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["pip"]:  # everything after `pip` is pip's, options included
         return frozen.pip_main(argv[1:])
+    if argv[:1] == ["worker"]:  # a graph worker the server starts (see trioserver/worker.py)
+        return _worker(argv[1:])
     parser = argparse.ArgumentParser(prog="trioserver", description="A LangGraph Agent Server on Trio with a durable LMDB event log.")
     parser.add_argument("--version", action=frozen.VersionAction)
     sub = parser.add_subparsers(dest="command")
@@ -38,10 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--retention-days", type=float, default=30.0, help="drop a thread's events older than this (default 30)")
     serve.add_argument("--retention-events", type=int, default=200_000, help="keep at most this many events per thread (default 200000)")
     serve.add_argument("--log-level", default="info")
-    serve.add_argument("--api-key-file", default=None, metavar="PATH",
-                       help="require one of the keys in PATH (one per line) in x-api-key or Authorization: Bearer; also TRIOSERVER_API_KEY")
+    serve.add_argument("--workers", type=int, default=DEFAULT_WORKERS, metavar="N",
+                       help=f"graph worker processes; 0 runs graphs in the server process (default {DEFAULT_WORKERS}, see README)")
     serve.add_argument("--certfile", default=None, metavar="PEM", help="serve HTTPS (HTTP/2 and HTTP/1.1) with this certificate chain")
     serve.add_argument("--keyfile", default=None, metavar="PEM", help="the private key of --certfile")
+    serve.add_argument("--api-key-file", default=None, metavar="PATH",
+                       help="require one of the keys in PATH (one per line) in x-api-key or Authorization: Bearer; also TRIOSERVER_API_KEY")
     serve.add_argument("--python-path", action="append", default=[], metavar="DIR",
                        help="put DIR on the import path, like PYTHONPATH (which a frozen binary ignores); repeatable")
     export_commands.register(sub)
@@ -80,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         write_timeout=args.write_timeout,
         retention=retention,
         api_url=f"{scheme}://{args.host}:{args.port}",
+        workers=max(0, args.workers),
+        config_path=str(args.config or default_config_path()),
+        python_path=list(args.python_path),
+        log_level=args.log_level,
         api_keys=api_keys,
         custom_auth=custom_auth,
     )
@@ -106,6 +118,17 @@ def _exit_past_lingering_threads() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def _worker(argv: list[str]) -> int:
+    import os
+
+    from . import worker
+
+    config = argv[argv.index("--config") + 1] if "--config" in argv else None
+    extra = [p for p in os.environ.get("TRIOSERVER_PYTHON_PATH", "").split(os.pathsep) if p]
+    frozen.prepare_import_path(extra, config)
+    return worker.main(argv)
 
 
 def _tls(certfile: str | None, keyfile: str | None) -> tuple[str, str] | None | str:

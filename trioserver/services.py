@@ -29,11 +29,12 @@ from .protocols.classic import ClassicStreams
 from .runtime.assistants import Assistants
 from .runtime.bridge import AsyncioBridge
 from .runtime.crons import CRON_USER, Crons, run_scheduler
-from .runtime.drive import Driver
+from .runtime.drive import Driver, RunDriver
 from .runtime.graphs import Graphs, GraphSpec
 from .runtime.queue import RunQueue
 from .runtime.runs import RunRequest, Runs
 from .runtime.threads import Threads
+from .runtime.workers import RemoteDriver, WorkerPool, WorkerSettings
 from .storage.checkpointer import LmdbSaver
 from .storage.env import Store
 from .storage.eventlog import EventLog
@@ -50,6 +51,10 @@ class Settings:
     write_timeout: float = 30.0
     retention: RetentionPolicy = attrs.field(factory=RetentionPolicy)
     api_url: str = ""
+    workers: int = 0  # graph worker processes (0: graphs run in this process)
+    config_path: str = ""  # the langgraph.json the workers load
+    python_path: list[str] = attrs.field(factory=list)
+    log_level: str = "info"
     api_keys: ApiKeys | None = None  # the built-in API key gate (auth/apikey.py)
     custom_auth: Any = None  # langgraph.json's `auth`: a loaded langgraph_sdk.Auth (auth/loader.py)
 
@@ -73,6 +78,7 @@ class Services:
     threads: Threads
     classic: ClassicStreams
     shutdown: trio.Event
+    workers: WorkerPool | None
     auth: Authorizer
 
     @property
@@ -95,7 +101,16 @@ def build_services(settings: Settings, specs: dict[str, GraphSpec], store: Store
     crons = Crons(store)
     graphs = Graphs(specs, checkpointer=checkpointer, kvstore=kvstore)
     driver = Driver(bridge=bridge, graphs=graphs, log=event_log, checkpointer=checkpointer, api_url=settings.api_url)
-    queue = RunQueue(store=store, tables=tables, log=event_log, driver=driver, checkpointer=checkpointer)
+    workers = None
+    run_driver: RunDriver = driver
+    if settings.workers > 0:
+        worker_settings = WorkerSettings(
+            config=settings.config_path, data_dir=settings.data_dir, durability=settings.durability, api_url=settings.api_url,
+            log_level=settings.log_level, python_path=settings.python_path,
+        )
+        workers = WorkerPool(settings.workers, worker_settings)
+        run_driver = RemoteDriver(pool=workers, log=event_log, local=driver)
+    queue = RunQueue(store=store, tables=tables, log=event_log, driver=run_driver, checkpointer=checkpointer)
     assistants = Assistants(store=store, tables=tables, graph_ids=lambda: list(specs), crons=crons)
     auth = Authorizer(settings.custom_auth, bridge)
     shutdown = trio.Event()
@@ -115,6 +130,7 @@ def build_services(settings: Settings, specs: dict[str, GraphSpec], store: Store
         threads=Threads(store=store, tables=tables, log=event_log, queue=queue, graphs=graphs, bridge=bridge, checkpointer=checkpointer, crons=crons),
         classic=ClassicStreams(log=event_log, tables=tables, queue=queue, shutdown=shutdown, heartbeat=settings.heartbeat),
         shutdown=shutdown,
+        workers=workers,
         auth=auth,
     )
 
@@ -138,6 +154,8 @@ async def open_services(settings: Settings, specs: dict[str, GraphSpec]) -> Asyn
             await storage_nursery.start(critical, "storage writer", store.run_writer)
             await svc.assistants.ensure_defaults(specs)
             async with trio.open_nursery() as nursery:
+                if svc.workers is not None:  # before the queue: the runs it recovers start at once
+                    await nursery.start(critical, "graph workers", svc.workers.serve)
                 await nursery.start(critical, "run queue", svc.queue.serve)
                 nursery.start_soon(guarded, "event-log retention", run_retention, svc.log, svc.tables, settings.retention)
                 scheduler = await nursery.start(guarded, "cron scheduler", run_scheduler, svc.crons, create_cron_run)
@@ -148,6 +166,8 @@ async def open_services(settings: Settings, specs: dict[str, GraphSpec]) -> Asyn
                     svc.begin_shutdown()
                     with trio.CancelScope(shield=True):
                         await svc.queue.shutdown()
+                        if svc.workers is not None:
+                            await svc.workers.stop()
                     nursery.cancel_scope.cancel()
             storage_nursery.cancel_scope.cancel()
     finally:

@@ -9,7 +9,7 @@ caller, who turns it into progress of its own protocol.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -40,8 +40,20 @@ async def run_outcome(
     *,
     cancel_if_abandoned: bool = False,
 ) -> Outcome:
-    """Follow `run` to its end. With `cancel_if_abandoned`, a caller that goes away (is
-    cancelled) before the end cancels the run too: nobody could read its result."""
+    """Follow `run` to its end, handing each event to `on_event`. With
+    `cancel_if_abandoned`, a caller that goes away (is cancelled) before the end cancels
+    the run too: nobody could read its result."""
+    async with aclosing(run_events(streams, run, cancel_if_abandoned=cancel_if_abandoned)) as items:
+        async for item in items:
+            if isinstance(item, Outcome):
+                return item
+            if on_event is not None:
+                await on_event(item)
+    raise AssertionError("run_events ends with the outcome")
+
+
+async def run_events(streams: ClassicStreams, run: Run, *, cancel_if_abandoned: bool = False) -> AsyncGenerator[LogEvent | Outcome, None]:
+    """The run's events as they are appended, then (last) its `Outcome`."""
     result = RunResult()
     after = EventId.parse(run.log_start) if run.log_start else EventId.ZERO
     finished = False
@@ -51,8 +63,7 @@ async def run_outcome(
             async for batch in batches:
                 for _, event, _ in batch:
                     result.absorb(event)
-                    if on_event is not None:
-                        await on_event(event)
+                    yield event
         finished = not streams.shutdown.is_set()
     finally:
         if not finished and cancel_if_abandoned and not streams.shutdown.is_set():
@@ -61,8 +72,9 @@ async def run_outcome(
                 await streams.queue.cancel(run.thread_id, run.run_id, action="interrupt", reason="the caller of the run went away")
     body = orjson.loads(result.body(lambda: _thread_values(streams, run)))
     if isinstance(body, dict) and "__error__" in body:
-        return Outcome(values=None, error=body["__error__"], finished=finished)
-    return Outcome(values=body, error=None, finished=finished)
+        yield Outcome(values=None, error=body["__error__"], finished=finished)
+    else:
+        yield Outcome(values=body, error=None, finished=finished)
 
 
 def _thread_values(streams: ClassicStreams, run: Run) -> Any:

@@ -13,7 +13,7 @@ import logging
 import math
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -34,6 +34,28 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message="The v3 streaming protocol", category=Warning)
 
 BACKLOG = 2048  # events a graph may stream ahead of the log
+
+
+class RunDriver(Protocol):
+    """What the run queue needs of whatever runs graphs: this process (`Driver`) or graph
+    workers (`workers.RemoteDriver`)."""
+
+    async def drive(self, run: Run, assistant: Assistant | None) -> dict[str, Any] | None: ...
+
+    async def state_after(self, run: Run, assistant: Assistant | None) -> dict[str, Any] | None: ...
+
+
+class RunLost(Exception):
+    """The run's graph went away with the process running it (a graph worker died): the
+    queue hands the run back as its next attempt."""
+
+
+class GraphFailure(Exception):
+    """What a graph raised in another process: its type name and message, as recorded."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error.get("message", ""))
+        self.error = error
 
 
 class Driver:
@@ -105,6 +127,16 @@ class Driver:
             finally:
                 send.close()
 
+        try:
+            await self._pump(run, producer, receive, flow)
+        except trio.Cancelled:
+            self._fence_if_lingering(run)
+            raise
+        if failure:
+            raise failure[0]
+        return result.get("state")
+
+    async def _pump(self, run: Run, producer: Callable[[], Any], receive: trio.MemoryReceiveChannel[LogEvent], flow: Backpressure) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(producer)
             async for first in receive:
@@ -116,9 +148,14 @@ class Driver:
                         break
                 await self.log.append(run.thread_id, batch)
                 flow.ack(len(batch))
-        if failure:
-            raise failure[0]
-        return result.get("state")
+
+    def _fence_if_lingering(self, run: Run) -> None:
+        """A cancelled run whose sync nodes still run in worker threads: log it, and
+        refuse its graph's later checkpoint writes so it cannot change the thread."""
+        lingering = self.bridge.pool.busy(run.run_id)
+        if lingering:
+            log.warning("run %s on thread %s: cancelled while %d sync node(s) still run in worker threads; their writes will be refused", run.run_id, run.thread_id, lingering)
+            self.fence(run)
 
     def fence(self, run: Run) -> None:
         """The run's graph would not stop: whatever it checkpoints from now on is refused,

@@ -32,7 +32,7 @@ from ..storage.eventlog import EventLog
 from ..storage.records import Run, Thread
 from ..storage.tables import Tables
 from . import lifecycle
-from .drive import Driver
+from .drive import GraphFailure, RunDriver, RunLost
 from .lifecycle import PENDING, RUNNING
 from .state import thread_interrupts
 from .webhooks import call_webhook, webhook_payload
@@ -52,6 +52,7 @@ class ActiveRun:
     cancel_action: str | None = None  # interrupt | rollback | requeue, once cancelled
     cancel_reason: str = ""
     started: bool = False  # its start (status, first events) is committed
+    requeued: bool = False  # handed back to the lane: it runs again, so nobody is woken
 
 
 @attrs.define(eq=False)
@@ -75,7 +76,7 @@ class Lane:
 class RunQueue:
     """Starts, queues and cancels runs; the only writer of run and thread status."""
 
-    def __init__(self, *, store: Store, tables: Tables, log: EventLog, driver: Driver, checkpointer: Any) -> None:
+    def __init__(self, *, store: Store, tables: Tables, log: EventLog, driver: RunDriver, checkpointer: Any) -> None:
         self.store = store
         self.tables = tables
         self.log = log
@@ -336,7 +337,8 @@ class RunQueue:
             lane = self._lanes.get(run.thread_id)
             if lane is not None and lane.active is active:
                 lane.active = None
-            self._settled(run.run_id)
+            if not active.requeued:
+                self._settled(run.run_id)
             self._start_next(run.thread_id)
 
     async def _execute(self, active: ActiveRun) -> None:
@@ -357,13 +359,16 @@ class RunQueue:
             started_at = ids.now_iso()
             try:
                 state = await self.driver.drive(run, assistant)
+            except RunLost as exc:  # its graph's process died: the run goes on as its next attempt
+                with trio.CancelScope(shield=True):
+                    await self._hand_back(active, str(exc))
+                return
             except Exception as exc:  # noqa: BLE001 - the graph raised: the run fails, not the server
                 status = "error"
-                error = {"error": type(exc).__name__, "message": str(exc)}
-                log.info("run %s on thread %s raised %s: %s", run.run_id, run.thread_id, type(exc).__name__, exc)
+                error = exc.error if isinstance(exc, GraphFailure) else {"error": type(exc).__name__, "message": str(exc)}
+                log.info("run %s on thread %s raised %s: %s", run.run_id, run.thread_id, error["error"], error["message"])
         cancelled = None
         if active.scope.cancelled_caught:
-            self._fence_if_lingering(run)
             if active.cancel_action == "requeue":
                 if active.started:
                     with trio.CancelScope(shield=True):
@@ -383,13 +388,18 @@ class RunQueue:
             payload = webhook_payload(run, started_at=started_at, state=state, error=error or cancelled)
             spawn(self.nursery, f"webhook of run {run.run_id}", call_webhook, run.kwargs["webhook"], payload)
 
-    def _fence_if_lingering(self, run: Run) -> None:
-        """A cancelled run whose sync nodes still run in worker threads: log it, and
-        refuse its graph's later checkpoint writes so it cannot change the thread."""
-        lingering = self.driver.bridge.pool.busy(run.run_id)
-        if lingering:
-            log.warning("run %s on thread %s: cancelled while %d sync node(s) still run in worker threads; their writes will be refused", run.run_id, run.thread_id, lingering)
-            self.driver.fence(run)
+    async def _hand_back(self, active: ActiveRun, why: str) -> None:
+        """A running run whose graph was lost goes back to the head of its lane as its
+        next attempt (or fails, after MAX_ATTEMPTS)."""
+        run = active.run
+        if run.attempt >= MAX_ATTEMPTS:
+            log.error("run %s on thread %s: %s, for the %d. time: it fails", run.run_id, run.thread_id, why, run.attempt)
+            await self._end(run, "error", started=True, error={"error": "RuntimeError", "message": f"{why} ({run.attempt} attempts)"})
+            return
+        log.warning("run %s on thread %s: %s; queued again as attempt %d", run.run_id, run.thread_id, why, run.attempt + 1)
+        await self.store.write(self._requeue_op(run))
+        active.requeued = True
+        self._lane(run.thread_id).waiting.insert(0, Waiting(run.run_id, stored=True))
 
     # -- recording -----------------------------------------------------------------
 

@@ -11,9 +11,8 @@ import time
 
 import httpx
 import pytest
-from langgraph_sdk import get_client
-
 import sse
+from langgraph_sdk import get_client
 from serverproc import ServerProcess
 
 pytestmark = pytest.mark.anyio

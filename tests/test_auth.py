@@ -133,6 +133,8 @@ async def test_open_paths_and_preflight(raw):
     assert (await raw.get("/ok")).json()["ok"] is True
     assert (await raw.get("/")).status_code == 200
     assert "version" in (await raw.get("/info")).json()
+    for path in ("/docs/assets/../threads", "/docs/assets/a/b", "/docs/assets/"):
+        assert (await raw.get(path)).status_code == 401, path  # only the reference page's own files are open
     preflight = await raw.options("/threads", headers={"Origin": "http://ui.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"})
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "*"

@@ -134,8 +134,8 @@ GOOD = """
 def test_auth_path_is_relative_to_langgraph_json(tmp_path, monkeypatch):
     config = write_project(tmp_path, GOOD)
     monkeypatch.chdir("/")  # the reference would look for ./auth.py here
-    keys, auth = configure(config, None, "127.0.0.1", {})
-    assert keys is None and isinstance(auth, Auth)
+    keys, custom = configure(config, None, "127.0.0.1", {})
+    assert keys is None and custom is not None and isinstance(custom.auth, Auth)
 
 
 @pytest.mark.parametrize(
@@ -324,3 +324,26 @@ def test_resolution_order_and_no_principal():
         ("global", "store", "put"),
         ("threads:*", "threads", "delete"),  # the resource's handler comes before the action's
     ]
+
+
+# -- /openapi.json ---------------------------------------------------------------------------
+
+
+def test_openapi_advertises_the_configured_schemes():
+    from trioserver.auth.apikey import ApiKeys
+    from trioserver.auth.openapi import apply_security
+
+    def document():
+        return {"paths": {"/threads": {"post": {}}}, "components": {"schemas": {}}}
+
+    assert apply_security(document(), None, None) == document()
+    keyed = apply_security(document(), ApiKeys(["k"]), None)
+    assert keyed["components"]["securitySchemes"]["apiKey"] == {"type": "apiKey", "in": "header", "name": "x-api-key", "description": keyed["components"]["securitySchemes"]["apiKey"]["description"]}
+    assert keyed["security"] == [{"apiKey": []}, {"apiKeyBearer": []}]
+    custom = {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "security": [{"bearer": []}], "paths": {"/threads": {"POST": [{"bearer": ["write"]}]}}}
+    both = apply_security(document(), ApiKeys(["k"]), custom)
+    assert set(both["components"]["securitySchemes"]) == {"bearer", "apiKey", "apiKeyBearer"}
+    assert both["security"] == [{"bearer": [], "apiKey": []}]  # the key and the user's own credentials
+    assert both["paths"]["/threads"]["post"]["security"] == [{"bearer": ["write"]}]
+    legacy = apply_security(document(), None, {"security_schemes": {"x": {"type": "http", "scheme": "bearer"}}})
+    assert "x" in legacy["components"]["securitySchemes"] and "security" not in legacy

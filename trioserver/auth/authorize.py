@@ -45,6 +45,9 @@ class Authorizer:
     method allows everything at the cost of one check)."""
 
     def __init__(self, auth: Any = None, bridge: AsyncioBridge | None = None) -> None:
+        """`auth`: a `loader.CustomAuth`, or a bare `langgraph_sdk.Auth`, or None."""
+        self.openapi: dict[str, Any] | None = getattr(auth, "openapi", None)
+        auth = getattr(auth, "auth", auth)
         self.auth = auth
         self.bridge = bridge
         self.enabled = auth is not None

@@ -1,8 +1,8 @@
 """The HTTP gate: every request and websocket, before routing, so an unknown path or a
 wrong method answers 401 too, not 404 or 405.
 
-Open without credentials, as in the reference: `GET /ok`, `/`, `/info`, `/docs`,
-`/openapi.json`, and CORS preflights (`OPTIONS`). Everything else, including routes
+Open without credentials, as in the reference: `GET /ok`, `/`, `/info`, `/docs` (and
+its static assets), `/openapi.json`, and CORS preflights (`OPTIONS`). Everything else, including routes
 added later (the v2 protocol, MCP, A2A), passes the API key check first (when keys are
 configured), then custom auth's authenticate (when langgraph.json has `auth`), which sets
 the principal for the rest of the request.
@@ -20,10 +20,20 @@ from .authorize import AuthDenied, Authorizer
 from .context import current
 
 OPEN_PATHS = frozenset({"/ok", "/", "/info", "/docs", "/openapi.json"})
+ASSETS = "/docs/assets/"
 
 
 def is_open(method: str, path: str) -> bool:
-    return method == "OPTIONS" or (path in OPEN_PATHS and method in ("GET", "HEAD"))
+    if method == "OPTIONS":
+        return True
+    if method not in ("GET", "HEAD"):
+        return False
+    if path in OPEN_PATHS:
+        return True
+    if not path.startswith(ASSETS):
+        return False
+    asset = path[len(ASSETS) :]
+    return bool(asset) and "/" not in asset and ".." not in asset  # the API reference's static files, nothing else
 
 
 # A refused request's body up to this size is read and dropped, so its connection stays usable.

@@ -18,7 +18,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class CustomAuth:
+    """langgraph.json's `auth`, loaded: the `Auth` object and what /openapi.json shows of it."""
+
+    auth: Any
+    path: str
+    openapi: dict[str, Any] | None = None
+
 
 IGNORED_KEYS = ("disable_studio_auth", "allow_langsmith_api_keys", "cache")
 

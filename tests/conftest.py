@@ -36,3 +36,14 @@ async def client(base_url):
 async def http(base_url):
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def conformance_url(tmp_path_factory):
+    """A second server on the graphs (and the LANGGRAPH_CONFIG) that the reference's answers
+    in docs/reference-behaviour/raw were recorded with."""
+    from serverproc import ROOT
+
+    proc = ServerProcess(tmp_path_factory.mktemp("conformance") / "data", config=ROOT / "tests" / "graphs" / "conformance.json").start()
+    yield proc.url
+    proc.stop()

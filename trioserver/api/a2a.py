@@ -76,9 +76,9 @@ def register(app: Quart, svc: Services) -> None:
         if name not in METHODS:
             return rpc_answer(rpc_id, error=RpcError(-32601, f"Method not found: {method}"))
         accept = request.headers.get("Accept", "")
-        if name == "SendStreamingMessage" and "text/event-stream" not in accept:
+        if name == "SendStreamingMessage" and not accepts(accept, "text/event-stream"):
             return json_response({"error": "Accept header must include text/event-stream for streaming"}, status=400)
-        if name != "SendStreamingMessage" and "application/json" not in accept:
+        if name != "SendStreamingMessage" and not accepts(accept, "application/json"):
             return json_response({"error": "Accept header must include application/json"}, status=400)
         params = message.get("params") or {}
         try:
@@ -105,6 +105,16 @@ def register(app: Quart, svc: Services) -> None:
 
 def _same(value: Any) -> Any:
     return value
+
+
+def accepts(header: str, media_type: str) -> bool:
+    """Whether an Accept header admits `media_type` (`*/*` and `type/*` ranges included)."""
+    kind = media_type.split("/", 1)[0]
+    for item in header.lower().split(","):
+        candidate = item.split(";", 1)[0].strip()
+        if candidate in ("*/*", media_type, f"{kind}/*"):
+            return True
+    return False
 
 
 def rpc_answer(rpc_id: Any, *, result: Any = None, error: RpcError | None = None, spelling: Any = _same) -> Response:
@@ -158,7 +168,7 @@ def agent_card(assistant: Assistant, base_url: str, fields: tuple[list[str], lis
         "examples": [],
         "inputModes": MODES,
         "outputModes": MODES,
-        "metadata": {"inputSchema": {"required": required, "properties": properties, "supportsA2A": "messages" in properties}},
+        "metadata": {"inputSchema": {"required": required, "properties": sorted(properties), "supportsA2A": "messages" in properties}},
     }
     return {
         "name": assistant.name,
@@ -174,13 +184,14 @@ def agent_card(assistant: Assistant, base_url: str, fields: tuple[list[str], lis
 
 
 async def input_fields(svc: Services, assistant: Assistant) -> tuple[list[str], list[str]]:
-    """(required, all) input field names of the assistant's graph: from its input schema,
-    or its state schema when the input cannot be rendered."""
+    """(required, all) input field names of the assistant's graph (the required sorted, all
+    in the schema's order): from its input schema, or its state schema when the input
+    cannot be rendered."""
     config = state_config("", None, assistant)
     graph = await svc.bridge.call(lambda: svc.graphs.build(assistant.graph_id, config), label=f"graph of assistant {assistant.assistant_id}")
     schemas = graph_schemas(graph)
     schema = schemas["input_schema"] or schemas["state_schema"] or {}
-    return sorted(schema.get("required") or []), sorted(schema.get("properties") or {})
+    return sorted(schema.get("required") or []), list(schema.get("properties") or {})
 
 
 # -- messages -------------------------------------------------------------------------------

@@ -147,10 +147,11 @@ class Server:
     """One server under test, in its own session (so a terminal Ctrl-C reaches only us,
     and we stop it, children included, by its process group)."""
 
-    def __init__(self, kind: str, workdir: Path, durability: str) -> None:
+    def __init__(self, kind: str, workdir: Path, durability: str, workers: int = 1) -> None:
         self.kind = kind
         self.workdir = workdir
         self.durability = durability
+        self.workers = workers
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self.startup_s: float | None = None
@@ -163,7 +164,8 @@ class Server:
             data = self.workdir / "ours-data"
             shutil.rmtree(data, ignore_errors=True)
             cmd = [str(OURS_BIN), "serve", "--config", str(CONFIG), "--host", HOST, "--port", str(self.port),
-                   "--data-dir", str(data), "--durability", self.durability, "--log-level", "warning"]
+                   "--data-dir", str(data), "--durability", self.durability, "--log-level", "warning",
+                   "--workers", str(self.workers)]
             return cmd, ROOT, env
         # The reference resolves graph paths against its working directory and keeps its
         # state in ./.langgraph_api: run it in a scratch directory with a copy of our
@@ -608,7 +610,7 @@ def scenario_eventlog(p: dict) -> dict[str, Any]:
 async def bench_server(kind: str, p: dict, args, workdir: Path) -> dict[str, Any]:
     res: dict[str, Any] = {}
     errors = Errors()
-    srv = Server(kind, workdir, args.durability)
+    srv = Server(kind, workdir, args.durability, args.workers)
     progress(f"{kind}: starting on port {srv.port}")
     try:
         await srv.start()
@@ -926,6 +928,7 @@ def main() -> int:
     parser.add_argument("--only", type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
                         help=f"comma-separated subset of: {','.join(SCENARIOS)}")
     parser.add_argument("--durability", default="full", choices=("full", "relaxed", "fast"), help="our server's --durability")
+    parser.add_argument("--workers", type=int, default=1, help="our server's --workers (graph worker processes)")
     parser.add_argument("--binary", default=str(ROOT / "dist" / "trioserver"), help="the one-file binary for the 'binary' scenario")
     parser.add_argument("--profile", action="store_true", help="record our server with py-spy (.bench/profile-ours.txt)")
     parser.add_argument("--output", default=None,

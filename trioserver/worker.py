@@ -17,8 +17,10 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Callable
 from typing import Any
 
+import outcome
 import trio
 
 from .guard import critical
@@ -36,6 +38,13 @@ log = logging.getLogger("trioserver.worker")
 WINDOW = 16  # event batches a run may send ahead of the server's commits
 
 
+class Sent:
+    """A batch handed to the server: it commits it (the run's `done` comes after)."""
+
+    async def wait(self) -> None:
+        return None
+
+
 class ForwardingLog:
     """What `Driver` appends to, in a worker: batches go to the server, at most WINDOW
     of them unacknowledged per run (the server acknowledges once committed)."""
@@ -45,14 +54,18 @@ class ForwardingLog:
         self._unacked: dict[str, int] = {}
         self._room: dict[str, trio.Event] = {}
 
-    async def append(self, thread_id: str, events: list[LogEvent]) -> list[Any]:
+    async def append_queued(self, thread_id: str, events: list[LogEvent], *, on_done: Callable[[outcome.Outcome], None] | None = None) -> Sent:
+        """Send `events` to the server, which appends them; waits while WINDOW batches of
+        this run are not acknowledged yet (that is the backpressure here)."""
         run_id = events[0].run_id
         while self._unacked.get(run_id, 0) >= WINDOW:
             room = self._room[run_id] = trio.Event()
             await room.wait()
         self._unacked[run_id] = self._unacked.get(run_id, 0) + 1
         await self.channel.send(["events", run_id, thread_id, [[e.run_id, e.event, e.mode, e.data] for e in events]])
-        return []
+        if on_done is not None:
+            on_done(outcome.Value(None))
+        return Sent()
 
     def acked(self, run_id: str) -> None:
         self._unacked[run_id] = max(0, self._unacked.get(run_id, 0) - 1)

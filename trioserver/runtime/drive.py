@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import outcome
 import trio
 
 from ..auth import context as auth_context
@@ -137,6 +138,14 @@ class Driver:
         return result.get("state")
 
     async def _pump(self, run: Run, producer: Callable[[], Any], receive: trio.MemoryReceiveChannel[LogEvent], flow: Backpressure) -> None:
+        """Append what the graph streams, batch by batch, without waiting for the commits:
+        a run's batches, and the record of its end queued after them, share commits (the
+        writer keeps their order). The producer may run ahead by what is committed
+        (`flow`). A batch that fails to commit fails the run's end record too."""
+
+        def committed(count: int) -> Callable[[outcome.Outcome], None]:
+            return lambda result: flow.ack(count)
+
         async with trio.open_nursery() as nursery:
             nursery.start_soon(producer)
             async for first in receive:
@@ -146,8 +155,7 @@ class Driver:
                         batch.append(receive.receive_nowait())
                     except (trio.WouldBlock, trio.EndOfChannel):
                         break
-                await self.log.append(run.thread_id, batch)
-                flow.ack(len(batch))
+                await self.log.append_queued(run.thread_id, batch, on_done=committed(len(batch)))
 
     def _fence_if_lingering(self, run: Run) -> None:
         """A cancelled run whose sync nodes still run in worker threads: log it, and

@@ -219,8 +219,11 @@ class RemoteDriver:
         return state
 
     async def _append_all(self, worker: Worker, session: Session) -> None:
+        """Append every batch the worker sends (queued, so they share commits with each
+        other and with the run's end record after them) and acknowledge it, so the worker
+        may send more."""
         async for batch in session.receive:
-            await self.log.append(session.run.thread_id, batch)
+            await self.log.append_queued(session.run.thread_id, batch)
             if worker.alive:
                 try:
                     await worker.channel.send(["ack", session.run.run_id])

@@ -89,6 +89,24 @@ class _Pending:
     abandoned: bool = False  # cancelled before it was taken: the writer skips it
 
 
+class Written:
+    """A write queued by `Store.enqueue`."""
+
+    def __init__(self, pending: _Pending) -> None:
+        self._pending = pending
+
+    @property
+    def committed(self) -> bool:
+        return self._pending.done.is_set()
+
+    async def wait(self) -> Any:
+        """Wait for the commit (shielded: it happens anyway) and return the op's result."""
+        with trio.CancelScope(shield=True):
+            await self._pending.done.wait()
+        assert self._pending.result is not None
+        return self._pending.result.unwrap()
+
+
 class StorageError(Exception):
     """The store could not commit (disk full, I/O error). The store itself stays readable."""
 
@@ -207,6 +225,23 @@ class Store:
                 await pending.done.wait()
         assert pending.result is not None
         return pending.result.unwrap()
+
+    async def enqueue(self, op: Callable[[Txn], Any], *, on_done: Callable[[outcome.Outcome], None] | None = None) -> Written:
+        """Queue `op` for the writer (from a trio task) without waiting for its commit:
+        a producer that writes often (a run's event batches) keeps going while earlier
+        writes commit, so several of them share one commit. Waits only when the writer's
+        queue is full. Queued ops commit in order; `await written.wait()` for the
+        result. Once queued, an op is committed even if its caller is cancelled."""
+        pending = _Pending(op, on_done=on_done)
+        if self._token is None:
+            self._commit([pending])
+            pending.done.set()
+            if on_done is not None:
+                assert pending.result is not None
+                on_done(pending.result)
+        else:
+            await self._send.send(pending)
+        return Written(pending)
 
     async def awrite(self, op: Callable[[Txn], T]) -> T:
         """`write`, awaited on the asyncio loop that runs the graphs: checkpoints join the

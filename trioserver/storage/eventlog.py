@@ -11,11 +11,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import trio
 
 from ..ids import MAX_SUB, EventId
-from .env import Store, Txn
+from .env import Store, Txn, Written
 from .records import LogEvent
 
 KEY_LEN = 16 + 12
@@ -127,6 +128,12 @@ class EventLog:
         if ids:
             await self.store.write(op)
         return ids
+
+    async def append_queued(self, thread_id: str, events: Iterable[LogEvent], *, on_done: Callable[[Any], None] | None = None) -> Written:
+        """Append `events` without waiting for the commit (see `Store.enqueue`): they
+        are visible to tails once committed, in order with every other append."""
+        _, op = self.prepare(thread_id, events)
+        return await self.store.enqueue(op, on_done=on_done)
 
     def delete_op(self, thread_id: str, *, below: bytes | None = None, limit: int | None = None) -> Callable[[Txn], int]:
         """A write op deleting a thread's events: those with keys below `below` (all when

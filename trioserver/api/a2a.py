@@ -29,6 +29,7 @@ from ..runtime.runs import RunRequest
 from ..runtime.schemas import graph_schemas
 from ..services import Services
 from ..storage.records import Assistant, Run
+from .access import authorize, thread_allows, uid
 from .common import json_response
 
 ALIASES = {"message/send": "SendMessage", "message/stream": "SendStreamingMessage", "tasks/get": "GetTask", "tasks/cancel": "CancelTask"}
@@ -84,18 +85,18 @@ def register(app: Quart, svc: Services) -> None:
         try:
             if not isinstance(params, dict):
                 raise invalid("Invalid params: must be an object")
-            assistant = resolve(svc, assistant_id)
+            assistant = await resolve(svc, assistant_id)
             scope = "task" if request.headers.get(HISTORY_SCOPE, "context") == "task" else "context"
             if name == "SendStreamingMessage":
                 return stream_response(svc, assistant, params, rpc_id, spelling)
             if name == "SendMessage":
                 result = await send_message(svc, assistant, params, scope)
             elif name == "GetTask":
-                result = get_task(svc, assistant, params, scope)
+                result = await get_task(svc, assistant, params, scope)
             elif name == "CancelTask":
                 result = await cancel_task(svc, assistant, params)
             elif name == "ListTasks":
-                result = list_tasks(svc, assistant, params)
+                result = await list_tasks(svc, assistant, params)
             else:
                 result = agent_card(assistant, request.host_url.rstrip("/"))
         except RpcError as exc:
@@ -127,14 +128,23 @@ def rpc_answer(rpc_id: Any, *, result: Any = None, error: RpcError | None = None
     return json_response(spelling(body))
 
 
-def resolve(svc: Services, assistant_id: str) -> Assistant:
+async def resolve(svc: Services, assistant_id: str) -> Assistant:
+    """The path's assistant (a UUID only, as the reference), if the caller may read it."""
     parsed = ids.parse_uuid(assistant_id)
     if parsed is None:
         raise invalid("Invalid assistant ID: must be a UUID")
     assistant = svc.tables.get_assistant(str(parsed))
     if assistant is None or assistant.graph_id not in svc.graphs:
         raise invalid(f"Assistant '{assistant_id}' not found")
+    if assistant.metadata.get("created_by") != "system":  # as runs check it: a graph's own assistant is everyone's
+        if not (await authorize(svc, "assistants", "read", {"assistant_id": uid(assistant.assistant_id)})).allows(assistant.metadata):
+            raise invalid(f"Assistant '{assistant_id}' not found")
     return assistant
+
+
+async def readable(svc: Services, thread_id: str, action: str = "read") -> bool:
+    """Whether the caller may `action` the context's thread (custom auth's thread filter)."""
+    return thread_allows(svc, await authorize(svc, "threads", action, {"thread_id": uid(thread_id)}), thread_id)
 
 
 # -- the agent card -------------------------------------------------------------------------
@@ -142,7 +152,7 @@ def resolve(svc: Services, assistant_id: str) -> Assistant:
 
 async def card_response(svc: Services, assistant_id: str) -> Response:
     try:
-        assistant = resolve(svc, assistant_id)
+        assistant = await resolve(svc, assistant_id)
     except RpcError as exc:
         message = exc.message if "not found" in exc.message else f"Failed to get assistant '{assistant_id}': {exc.message}"
         return json_response({"error": {"code": exc.code, "message": message}}, status=400)
@@ -232,7 +242,7 @@ async def prepare(svc: Services, assistant: Assistant, params: dict[str, Any]) -
         )
     start_id = None
     if continued is not None:
-        found = find_task(svc, continued, context_id)
+        found = await find_task(svc, continued, context_id)
         if found is None:
             raise RpcError(-32001, f"Task not found: {continued}")
         run, thread = found
@@ -342,10 +352,11 @@ def stream_response(svc: Services, assistant: Assistant, params: dict[str, Any],
 # -- tasks ----------------------------------------------------------------------------------
 
 
-def find_task(svc: Services, task: str, context_id: str | None = None) -> tuple[Run, Any] | None:
-    """The latest run of a task (a continued task has several), with its thread."""
+async def find_task(svc: Services, task: str, context_id: str | None = None, action: str = "read") -> tuple[Run, Any] | None:
+    """The latest run of a task (a continued task has several), with its thread; None
+    also when the caller may not `action` the thread."""
     parsed = a2a.parse_task_id(task)
-    if parsed is None or (context_id is not None and context_id != parsed[0]):
+    if parsed is None or (context_id is not None and context_id != parsed[0]) or not await readable(svc, parsed[0], action):
         return None
     runs = [r for r in svc.tables.thread_runs(parsed[0]) if a2a.run_task_id(r) == task]
     if not runs:
@@ -362,9 +373,9 @@ def _task_param(params: dict[str, Any]) -> str:
     return task
 
 
-def get_task(svc: Services, assistant: Assistant, params: dict[str, Any], scope: str) -> dict[str, Any]:
+async def get_task(svc: Services, assistant: Assistant, params: dict[str, Any], scope: str) -> dict[str, Any]:
     task = _task_param(params)
-    found = find_task(svc, task, params.get("contextId"))
+    found = await find_task(svc, task, params.get("contextId"))
     if found is None:
         raise RpcError(-32001, f"Task not found: {task}")
     run, thread = found
@@ -384,16 +395,16 @@ def get_task(svc: Services, assistant: Assistant, params: dict[str, Any], scope:
 
 async def cancel_task(svc: Services, assistant: Assistant, params: dict[str, Any]) -> dict[str, Any]:
     task = _task_param(params)
-    found = find_task(svc, task, params.get("contextId"))
+    found = await find_task(svc, task, params.get("contextId"), "update")
     if found is None:
         raise RpcError(-32001, f"Task not found: {task}")
     run, _ = found
     if run.status not in ("pending", "running") or not await svc.queue.cancel(run.thread_id, run.run_id, action="interrupt", wait=True, reason="cancelled through A2A"):
         raise RpcError(-32002, "Task is not cancelable in its current state")
-    return get_task(svc, assistant, params, "context")
+    return await get_task(svc, assistant, params, "context")
 
 
-def list_tasks(svc: Services, assistant: Assistant, params: dict[str, Any]) -> dict[str, Any]:
+async def list_tasks(svc: Services, assistant: Assistant, params: dict[str, Any]) -> dict[str, Any]:
     """The assistant's tasks in one context (`contextId`), newest first."""
     context_id = params.get("contextId")
     if context_id is not None and not isinstance(context_id, str):
@@ -401,7 +412,7 @@ def list_tasks(svc: Services, assistant: Assistant, params: dict[str, Any]) -> d
     page_size = params.get("pageSize", 50)
     if not isinstance(page_size, int) or not 1 <= page_size <= 100:
         raise invalid("pageSize must be an integer between 1 and 100.")
-    runs = svc.tables.thread_runs(context_id) if context_id and ids.parse_uuid(context_id) else []
+    runs = svc.tables.thread_runs(context_id) if context_id and ids.parse_uuid(context_id) and await readable(svc, context_id) else []
     tasks: dict[str, Run] = {}
     for run in runs:  # oldest first: a continued task's last run wins
         if run.assistant_id == assistant.assistant_id:

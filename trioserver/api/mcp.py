@@ -13,8 +13,9 @@ stream, with a `notifications/progress` for every step of the run when it asked 
 progress (a `progressToken`); one that accepts only `application/json` gets one JSON
 answer, as from the reference.
 
-Auth (issue 12): requests reach `_serve` through `McpEndpoint.gate`, an ASGI middleware
-the server's auth fills in (it bypasses Quart's before-request hooks).
+Auth: these requests bypass Quart's before-request gate, so `McpEndpoint.gate` applies
+the same checks (`auth_gate`), and the tools a caller lists and calls are the assistants
+its `assistants:search` filter shows (runs are checked as every run is, in `Runs.create`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import importlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import trio
@@ -61,8 +62,8 @@ class McpEndpoint:
     def __init__(self, svc: Services, nursery: trio.Nursery) -> None:
         self.svc = svc
         self.nursery = nursery
-        # Wraps every /mcp request (auth fills it in: authenticate, then call the app).
-        self.gate: Callable[[AsgiApp], AsgiApp] = open_gate
+        # Wraps every /mcp request: the server's API key and custom auth, as Quart's gate.
+        self.gate: Callable[[AsgiApp], AsgiApp] = auth_gate(svc)
         self._managers: tuple[Any, Any] | None = None
         self._starting = trio.Lock()
 
@@ -127,7 +128,7 @@ def build_server(svc: Services) -> Any:
             cursor = int(params.cursor) if params is not None and params.cursor else 0
         except ValueError:
             cursor = 0
-        page = newest_first(svc)[cursor : cursor + PAGE]
+        page = (await visible(svc))[cursor : cursor + PAGE]
         seen: set[str] = set()
         tools = []
         for assistant in page:
@@ -150,7 +151,7 @@ def build_server(svc: Services) -> Any:
         return types.ListToolsResult(tools=tools, next_cursor=str(cursor + PAGE) if len(page) == PAGE else None)
 
     async def call_tool(ctx: Any, params: Any) -> Any:
-        matches = [a for a in svc.tables.all_assistants() if tool_name(a.name) == params.name] if params.name else []
+        matches = [a for a in await visible(svc) if tool_name(a.name) == params.name] if params.name else []
         if not matches:
             raise MCPError(INVALID_PARAMS, f"Unknown tool: {params.name}")
         if len(matches) > 1:
@@ -181,8 +182,67 @@ def build_server(svc: Services) -> Any:
     return Server("LangGraph", version=__version__, on_list_tools=list_tools, on_call_tool=call_tool)
 
 
-def newest_first(svc: Services) -> list[Assistant]:
-    return sorted(svc.tables.all_assistants(), key=lambda a: (a.created_at, a.assistant_id), reverse=True)
+async def visible(svc: Services) -> list[Assistant]:
+    """The assistants the caller may see (custom auth's `assistants:search`), newest first."""
+    found = sorted(svc.tables.all_assistants(), key=lambda a: (a.created_at, a.assistant_id), reverse=True)
+    if not svc.auth.enabled:
+        return found
+    allowed = await svc.auth.authorize("assistants", "search", {"graph_id": None, "metadata": {}, "limit": PAGE, "offset": 0})
+    return [a for a in found if allowed.allows(a.metadata)]
+
+
+def auth_gate(svc: Services) -> Callable[[AsgiApp], AsgiApp]:
+    """What Quart's before-request gate (auth/gate.py) does, for requests that bypass Quart:
+    the API key, then custom auth's authenticate, whose principal the request (and the
+    tool calls it starts) then acts for. Nothing at all when neither is configured."""
+    from ..auth.apikey import DETAIL
+    from ..auth.authorize import AuthDenied
+    from ..auth.context import current
+
+    keys, auth = svc.settings.api_keys, svc.auth
+    if keys is None and not auth.enabled:
+        return open_gate
+
+    def wrap(app: AsgiApp) -> AsgiApp:
+        async def gated(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["method"] == "OPTIONS":
+                await app(scope, receive, send)
+                return
+            conn = _Request(scope)
+            try:
+                if keys is not None and not keys.check(cast(Any, conn.headers)):
+                    raise AuthDenied(401, DETAIL)
+                principal = await auth.authenticate(conn) if auth.enabled else None
+            except AuthDenied as exc:
+                headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()]
+                await _answer(send, exc.status, {"detail": exc.detail}, [*headers, (b"connection", b"close")])
+                return
+            token = current.set(principal)
+            try:
+                await app(scope, receive, send)
+            finally:
+                current.reset(token)
+
+        return gated
+
+    return wrap
+
+
+class _Request:
+    """The parts of a request that authentication reads, from an ASGI scope (as Quart's
+    request offers them)."""
+
+    def __init__(self, scope: Scope) -> None:
+        from urllib.parse import parse_qsl
+
+        from werkzeug.datastructures import Headers, MultiDict
+
+        self.scope = scope
+        self.method = scope["method"]
+        self.path = scope["path"]
+        self.headers = Headers([(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])])
+        self.args = MultiDict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        self.view_args: dict[str, Any] = {}
 
 
 _INVALID = re.compile(r"[^A-Za-z0-9_.\-]")

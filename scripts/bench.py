@@ -352,6 +352,69 @@ async def scenario_stateless(srv: Server, p: dict, res: dict, errors: Errors) ->
                  f"tte p99 {ms(r['tte_p99'])} ms, client cpu {r['client_cpu_pct']:.0f}%")
 
 
+V2_EVENTS = 3000  # custom events per run in the v2-vs-classic comparison
+
+
+async def _stream_until(port: int, method: str, path: str, body: bytes, done: bytes | None, timeout: float = 120.0) -> int:
+    """Stream a response until it ends, or until a chunk carries `done` (a stream that
+    stays open); returns the SSE events read."""
+    counter = SSECounter(marker=done)
+    client = Client(HOST, port)
+    task = asyncio.ensure_future(client.request(method, path, body, {"accept": "text/event-stream"}, sink=counter, timeout=timeout))
+    deadline = now() + timeout
+    try:
+        while not task.done() and not (done and counter.seen_marker) and now() < deadline:
+            await asyncio.sleep(0.005)
+    finally:
+        task.cancel()
+        client.close()
+    return counter.count
+
+
+async def scenario_v2(srv: Server, p: dict, res: dict, errors: Errors) -> None:
+    """The cost of one event on the event streaming protocol (v2) next to the classic
+    stream: a run of the chatty graph streams V2_EVENTS custom events, read once through
+    `POST /threads/{t}/runs/stream` (stream_mode=custom) and once as a v2 run through
+    `POST /threads/{t}/stream/events`; server CPU per event received, and events/s."""
+    out: dict[str, Any] = {}
+    chatty = {"count": V2_EVENTS, "size": 200}
+    for name in ("classic", "v2"):
+        thread = await new_thread(srv.port)
+        cpu0, t0 = srv.cpu(), now()
+        if name == "classic":
+            body = jdump({"assistant_id": "chatty", "input": chatty, "stream_mode": "custom"})
+            count = await _stream_until(srv.port, "POST", f"/threads/{thread}/runs/stream", body, None)
+        else:
+            client = Client(HOST, srv.port)
+            try:
+                r = await client.request("POST", f"/threads/{thread}/commands", jdump({"id": 1, "method": "run.start", "params": {"assistant_id": "chatty", "input": chatty}}), {})
+            finally:
+                client.close()
+            if r.status != 200:
+                errors.add(f"v2 run.start HTTP {r.status}")
+                continue
+            body = jdump({"channels": ["custom", "lifecycle"]})
+            count = await _stream_until(srv.port, "POST", f"/threads/{thread}/stream/events", body, b'"completed"')
+        elapsed, cpu = now() - t0, srv.cpu() - cpu0
+        out[name] = {"events": count, "seconds": elapsed, "events_per_s": count / elapsed if elapsed else None,
+                     "cpu_us_per_event": 1e6 * cpu / count if count else None}
+        progress(f"{srv.kind}: {name}: {count} events in {elapsed:.2f} s, {out[name]['cpu_us_per_event'] or 0:.0f} us server CPU per event")
+    res["v2"] = out
+
+
+def scenario_ceiling(p: dict, processes: int) -> dict[str, Any] | None:
+    """The graph-alone ceiling (scripts/bench_ceiling.py) in `processes` processes."""
+    progress(f"ceiling: the agent graph alone, astream in {processes} process(es), 32 concurrent runs each")
+    cp = subprocess.run([str(OURS_PY), str(HERE / "bench_ceiling.py"), "--processes", str(processes), "--seconds", str(p["level_seconds"]), "--concurrency", "32"],
+                        capture_output=True, text=True)
+    try:
+        result: dict[str, Any] = json.loads(cp.stdout.strip().splitlines()[-1])
+        return result
+    except (ValueError, IndexError):
+        progress(f"ceiling: failed: {cp.stderr[-500:]}")
+        return None
+
+
 async def scenario_rss(srv: Server, p: dict, res: dict, errors: Errors) -> None:
     """RSS sampled every `rss_every` runs over `rss_runs` stateless runs at 8 clients."""
     budget = p["rss_seconds"][srv.kind]
@@ -624,7 +687,7 @@ async def bench_server(kind: str, p: dict, args, workdir: Path) -> dict[str, Any
             progress("ours: py-spy recording to .bench/profile-ours.txt (collapsed stacks)")
         wanted = args.only or SCENARIOS
         for name, fn in (("stateless", scenario_stateless), ("rss", scenario_rss), ("tokens", scenario_tokens),
-                         ("fanout", scenario_fanout), ("replay", scenario_replay)):
+                         ("fanout", scenario_fanout), ("replay", scenario_replay), ("v2", scenario_v2)):
             if name not in wanted:
                 continue
             before = errors.total()
@@ -762,6 +825,19 @@ def build_table(results: dict[str, dict], p: dict, args) -> str:
     row("  anonymous RSS growth, same interval (MB; excludes mapped files such as LMDB's)", o_anon, r_anon, "lower",
         target="flat (< 5 MB)", met=ok(o_anon, lambda v: v < 5))
 
+    for name in ("classic", "v2"):
+        o, r = get(ours, "v2", name), get(ref, "v2", name)
+        row(f"{name} stream of one run's {V2_EVENTS} custom events: server CPU per event (us)", get(o, "cpu_us_per_event"), get(r, "cpu_us_per_event"), "lower", lambda v: num(v, 0))
+        row(f"  {name}: events/s to one client", get(o, "events_per_s"), get(r, "events_per_s"), "higher", lambda v: num(v, 0))
+
+    ceiling = results.get("ceiling")
+    if ceiling:
+        best = max((get(ours, f"stateless_{c}", "runs_per_s") or 0) for c in p["levels"])
+        share = best / ceiling["runs_per_s"] if ceiling.get("runs_per_s") else None
+        rows.append((f"graph-alone ceiling: agent graph by astream, {ceiling['processes']} process(es) (runs/s)", num(ceiling["runs_per_s"]), "n/a", "-", "(info)", "", ""))
+        rows.append(("  our best stateless runs/s as a share of that ceiling", f"{100 * share:.0f} %" if share is not None else "-", "n/a", "-", "higher", ">= 70 %",
+                     "" if share is None else ("yes" if share >= 0.7 else "**NO**")))
+
     el = results.get("eventlog") or {}
     for d in ("full", "relaxed", "fast"):
         v = get(el, d)
@@ -826,6 +902,19 @@ def notes(results: dict, p: dict, args) -> str:
                          + ", ".join(f"{s[0]}: {s[1] / 1024:.1f} = {s[2] / 1024:.1f} + {s[3] / 1024:.1f}" for s in samples))
         if res.get("error_summary"):
             lines.append(f"- {kind}: errors: {res['error_summary']}")
+    for name in ("classic", "v2"):
+        o, r = get(ours, "v2", name), get(ref, "v2", name)
+        row(f"{name} stream of one run's {V2_EVENTS} custom events: server CPU per event (us)", get(o, "cpu_us_per_event"), get(r, "cpu_us_per_event"), "lower", lambda v: num(v, 0))
+        row(f"  {name}: events/s to one client", get(o, "events_per_s"), get(r, "events_per_s"), "higher", lambda v: num(v, 0))
+
+    ceiling = results.get("ceiling")
+    if ceiling:
+        best = max((get(ours, f"stateless_{c}", "runs_per_s") or 0) for c in p["levels"])
+        share = best / ceiling["runs_per_s"] if ceiling.get("runs_per_s") else None
+        rows.append((f"graph-alone ceiling: agent graph by astream, {ceiling['processes']} process(es) (runs/s)", num(ceiling["runs_per_s"]), "n/a", "-", "(info)", "", ""))
+        rows.append(("  our best stateless runs/s as a share of that ceiling", f"{100 * share:.0f} %" if share is not None else "-", "n/a", "-", "higher", ">= 70 %",
+                     "" if share is None else ("yes" if share >= 0.7 else "**NO**")))
+
     el = results.get("eventlog") or {}
     for d, v in el.items():
         if v:

@@ -85,7 +85,7 @@ QUICK = dict(
     replay_events=10_000, replay_build_seconds={"ours": 30.0, "ref": 20.0},
     eventlog_events=10_000,
 )
-SCENARIOS = ("stateless", "rss", "tokens", "fanout", "replay", "eventlog", "binary")
+SCENARIOS = ("stateless", "rss", "tokens", "fanout", "replay", "eventlog", "binary", "auth")
 
 
 # -- servers ------------------------------------------------------------------------------
@@ -920,6 +920,10 @@ def notes(results: dict, p: dict, args) -> str:
         if v:
             lines.append(f"- event log {d}: {v['appends']} appends ({v['events']} events) in {v['seconds']:.2f} s, {v['commits']} commits, "
                          f"append latency p50 {v['append_p50_ms']:.2f} ms p99 {v['append_p99_ms']:.2f} ms.")
+    if results.get("auth"):
+        from bench_auth import table as auth_table
+
+        lines += ["", "Auth (scripts/bench_auth.py: same server, same load; cost per request = read latency minus no auth's):", "", auth_table(results["auth"])]
     return "\n".join(lines)
 
 
@@ -985,7 +989,7 @@ async def amain(args) -> dict:
     except OSError:
         results["commit"] = "?"
     wanted = args.only or SCENARIOS
-    server_scenarios = [s for s in wanted if s not in ("eventlog", "binary")]
+    server_scenarios = [s for s in wanted if s not in ("eventlog", "binary", "auth")]
     for kind in kinds:
         if server_scenarios or not args.only:
             results[kind] = await bench_server(kind, p, args, workdir)
@@ -993,7 +997,20 @@ async def amain(args) -> dict:
         results["eventlog"] = await asyncio.to_thread(scenario_eventlog, p)
     if "binary" in wanted and "ours" in kinds:
         results["binary"] = await asyncio.to_thread(scenario_binary, args)
+    if "auth" in wanted and "ours" in kinds:
+        results["auth"] = await asyncio.to_thread(scenario_auth, args)
     return results
+
+
+def scenario_auth(args) -> dict[str, Any] | None:
+    """Auth's cost per request: no auth, the API key, custom auth (scripts/bench_auth.py)."""
+    progress("auth: the same load with no auth, an API key and custom auth (scripts/bench_auth.py)")
+    cmd = [str(OURS_PY), str(HERE / "bench_auth.py"), "--workers", str(getattr(args, "workers", 1))] + (["--quick"] if args.quick else [])
+    cp = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    if cp.returncode != 0:
+        progress(f"auth benchmark failed: {cp.stderr[-2000:]}")
+        return None
+    return json.loads(cp.stdout.strip().splitlines()[-1])
 
 
 def scenario_binary(args) -> dict[str, Any] | None:

@@ -55,6 +55,11 @@ class Authorizer:
         self._authenticate: Caller | None = None
         self._params: frozenset[str] = frozenset()
         if auth is not None:
+            # langgraph_sdk costs a quarter of a second to import: only with custom auth.
+            from langgraph_sdk import Auth
+
+            self._context_type: Any = Auth.types.AuthContext
+            self._http_exception: Any = Auth.exceptions.HTTPException
             fn = auth._authenticate_handler
             self._authenticate = Caller(fn)
             self._params = authenticate_parameters(fn)
@@ -65,12 +70,10 @@ class Authorizer:
         """The principal of `request` (a Quart request or websocket), or `AuthDenied`:
         401/403 as the function raised them, 400 for a result without an identity, 500
         for anything else (logged without the request's headers)."""
-        from langgraph_sdk import Auth
-
         assert self._authenticate is not None
         try:
             result = await self._authenticate(self.bridge, self._arguments(request))
-        except Auth.exceptions.HTTPException as exc:
+        except self._http_exception as exc:
             if exc.status_code in (401, 403):
                 raise AuthDenied(exc.status_code, str(exc.detail)) from None
             log.error("authenticate raised HTTPException(%s) on %s %s: only 401 and 403 are answered as such", exc.status_code, request.method, request.path)
@@ -126,12 +129,10 @@ class Authorizer:
         handler = self._handler(resource, action)
         if handler is None:
             return None
-        from langgraph_sdk import Auth
-
-        ctx = Auth.types.AuthContext(user=principal.user, permissions=list(principal.permissions), resource=resource, action=action)  # type: ignore[arg-type]
+        ctx = self._context_type(user=principal.user, permissions=list(principal.permissions), resource=resource, action=action)
         try:
             result = await handler(self.bridge, {"ctx": ctx, "value": value})
-        except Auth.exceptions.HTTPException as exc:
+        except self._http_exception as exc:
             raise AuthDenied(exc.status_code, str(exc.detail), exc.headers) from None
         except AssertionError as exc:
             raise AuthDenied(403, str(exc)) from None

@@ -61,6 +61,9 @@ async def test_every_data_endpoint_needs_a_key(raw):
 async def test_open_paths_need_no_key(raw):
     assert (await raw.get("/ok")).status_code == 200
     assert (await raw.get("/info")).status_code == 200
+    document = (await raw.get("/openapi.json")).json()
+    assert document["components"]["securitySchemes"]["apiKey"]["name"] == "x-api-key"
+    assert document["security"] == [{"apiKey": []}, {"apiKeyBearer": []}]
     assert (await raw.options("/threads", headers={"Origin": "http://x", "Access-Control-Request-Method": "POST"})).status_code == 200
 
 

@@ -133,6 +133,9 @@ async def test_open_paths_and_preflight(raw):
     assert (await raw.get("/ok")).json()["ok"] is True
     assert (await raw.get("/")).status_code == 200
     assert "version" in (await raw.get("/info")).json()
+    document = (await raw.get("/openapi.json")).json()  # what langgraph.json's auth.openapi says
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert document["security"] == [{"bearer": []}]
     for path in ("/docs/assets/../threads", "/docs/assets/a/b", "/docs/assets/"):
         assert (await raw.get(path)).status_code == 401, path  # only the reference page's own files are open
     preflight = await raw.options("/threads", headers={"Origin": "http://ui.example", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"})

@@ -17,6 +17,7 @@ import attrs
 from quart import Quart, Response, request
 
 from .. import __version__
+from ..auth.openapi import apply_security
 from ..services import Services
 from .common import json_response
 from .mcp import MCP_METHODS, MCP_PATH
@@ -265,5 +266,6 @@ def register(app: Quart, svc: Services) -> None:
         if document is None:
             if len(documents) > 16:  # the Host header is the client's: keep a few, not one per value
                 documents.clear()
-            document = documents[base] = build_document(app, base)
+            # The configured auth's schemes: the API key, and langgraph.json's `auth.openapi`.
+            document = documents[base] = apply_security(build_document(app, base), svc.settings.api_keys, svc.auth.openapi)
         return json_response(document)

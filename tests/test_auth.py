@@ -377,6 +377,26 @@ async def test_crons_are_their_owners(alice, bob, raw):
     await alice.crons.delete(stateless["cron_id"])
 
 
+@pytest.mark.skipif(not OURS, reason="the reference fires crons at most once a minute, and takes a tick's user from the stored payload")
+async def test_a_crons_runs_act_for_its_creator(alice, bob):
+    """Each tick's run is created as the cron's creator (handlers included), whatever the payload says."""
+    thread = await alice.threads.create()
+    tid = thread["thread_id"]
+    forged = {"configurable": {"langgraph_auth_user_id": "bob", "langgraph_auth_permissions": ["admin"]}}
+    cron = await alice.crons.create_for_thread(tid, "whoami", schedule="* * * * * *", input={}, config=forged)
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while not (runs := await alice.runs.list(tid)):
+            assert asyncio.get_running_loop().time() < deadline, "the cron did not fire"
+            await asyncio.sleep(0.2)
+        run = await alice.runs.join(tid, runs[-1]["run_id"])
+    finally:
+        await alice.crons.delete(cron["cron_id"])
+    assert run["seen"]["user_id_key"] == "alice" and run["seen"]["permissions"] == ["write"] and run["seen"]["org"] == "wonderland"
+    assert runs[-1]["metadata"]["owner"] == "alice"  # the create_run handler ran, as alice
+    assert (await refused(bob.runs.list(tid))).status_code == 404
+
+
 async def test_store_namespaces_are_their_owners(alice, bob):
     await alice.store.put_item(["alice", "notes"], "secret", {"text": "mine", "n": 1})
     for attempt in (

@@ -146,7 +146,7 @@ async def open_services(settings: Settings, specs: dict[str, GraphSpec]) -> Asyn
         async def create_cron_run(thread_id: str | None, payload: dict[str, Any]) -> Any:
             # The run acts for the cron's creator, as in the reference: its handlers run, its graph sees that user.
             creator = payload.pop(CRON_USER, None)
-            with acting_as(Principal.of_identity(creator) if creator else None):
+            with acting_as(Principal.from_run_auth(creator) if creator else None):
                 return await svc.runs.create(thread_id, RunRequest.parse(payload))
 
         # The writer outlives everything else: runs that end at the stop still record it.

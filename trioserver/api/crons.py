@@ -109,9 +109,11 @@ async def _create(svc: Services, thread_id: str | None, body: dict[str, Any]) ->
     cron_id = ids.new_id()
     payload = dict(body)
     metadata = dict(body.get("metadata") or {})
-    user_id = None
+    user_id = creator = None
     if svc.auth.enabled:
         metadata, user_id = await _authorize_create(svc, cron_id, thread_id, assistant_id, schedule, end_time, payload, metadata)
+        principal = current_principal()
+        creator = principal.run_auth() if principal is not None else None
     payload["assistant_id"] = assistant_id
     config = dict(payload.get("config") or {})
     config["configurable"] = {**(config.get("configurable") or {}), "cron_id": cron_id}
@@ -130,6 +132,7 @@ async def _create(svc: Services, thread_id: str | None, body: dict[str, Any]) ->
         timezone=timezone,
         metadata=metadata,
         user_id=user_id,
+        creator=creator,
         on_run_completed=on_run_completed if thread_id is None else None,
         enabled=field(body, "enabled", bool, True),
     )

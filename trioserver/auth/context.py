@@ -40,11 +40,6 @@ class Principal:
         user = auth.get("user") or {"identity": auth.get("identity", "")}
         return cls(AuthUser(user), tuple(auth.get("permissions") or ()))
 
-    @classmethod
-    def of_identity(cls, identity: str) -> Principal:
-        """A user known only by identity (a cron's creator), as the reference's SimpleUser."""
-        return cls(AuthUser({"identity": identity}), ())
-
 
 current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("trioserver_principal", default=None)
 

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 UTC = dt.UTC
 # Re-read the crons at least this often (seconds), so a wall-clock jump cannot delay a tick for long.
 MAX_SLEEP = 60.0
-# The key of a tick's payload naming the cron's creator, whom its run acts for (never a client's).
+# The key of a tick's payload holding the cron's creator, whom its run acts for (never a client's).
 CRON_USER = "__trioserver_cron_user__"
 
 
@@ -50,6 +50,8 @@ class Cron:
     metadata: dict[str, Any] = attrs.field(factory=dict)
     on_run_completed: str | None = None
     enabled: bool = True
+    # With custom auth: who created it (user and permissions), whom its runs act for.
+    creator: dict[str, Any] | None = None
 
 
 # -- schedules -------------------------------------------------------------------------
@@ -104,8 +106,8 @@ def run_payload(cron: Cron) -> dict[str, Any]:
     """The run request a tick submits: the stored payload, with the reference's adjustments."""
     payload = copy.deepcopy(cron.payload)
     payload.pop(CRON_USER, None)
-    if cron.user_id:
-        payload[CRON_USER] = cron.user_id
+    if cron.creator or cron.user_id:
+        payload[CRON_USER] = cron.creator or {"identity": cron.user_id}
     if cron.on_run_completed == "keep":
         payload.setdefault("on_completion", "keep")
     payload["metadata"] = {**(cron.metadata or {}), **(payload.get("metadata") or {})}

@@ -116,3 +116,15 @@ async def test_zero_workers_runs_graphs_in_the_server(tmp_path):
         await client.http.client.aclose()
     finally:
         server.stop()
+
+
+async def test_a_cancel_right_after_the_start_reaches_the_worker(client):
+    """A cancel that follows the run's creation at once (before the worker has started
+    the graph) still stops it promptly."""
+    for _ in range(5):
+        thread = (await client.threads.create())["thread_id"]
+        run = await client.runs.create(thread, "slow", input={"delay": 30})
+        started = time.monotonic()
+        await client.runs.cancel(thread, run["run_id"], wait=True)
+        assert time.monotonic() - started < 3
+        assert (await client.runs.get(thread, run["run_id"]))["status"] == "interrupted"

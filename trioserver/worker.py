@@ -84,10 +84,9 @@ async def serve(channel: Channel, driver: Driver, forwarding: ForwardingLog) -> 
     """Run what the server sends until it says stop or goes away."""
     scopes: dict[str, trio.CancelScope] = {}
 
-    async def run_one(run: Run, assistant: Assistant | None) -> None:
+    async def run_one(run: Run, assistant: Assistant | None, scope: trio.CancelScope) -> None:
         outcome: list[Any]
-        with trio.CancelScope() as scope:
-            scopes[run.run_id] = scope
+        with scope:  # registered when the run arrived: a cancel that follows at once counts
             try:
                 state = await driver.drive(run, assistant)
                 outcome = ["done", run.run_id, "ok", state]
@@ -111,7 +110,8 @@ async def serve(channel: Channel, driver: Driver, forwarding: ForwardingLog) -> 
                 if kind == "run":
                     run = converter.structure(message[1], Run)
                     assistant = converter.structure(message[2], Assistant) if message[2] else None
-                    nursery.start_soon(run_one, run, assistant)
+                    scope = scopes[run.run_id] = trio.CancelScope()
+                    nursery.start_soon(run_one, run, assistant, scope)
                 elif kind == "cancel":
                     scope = scopes.get(message[1])
                     if scope is not None:

@@ -154,6 +154,23 @@ static void check_glibc(void) {
     }
 }
 
+/* Whether the host has `lib` where its loader looks by default. */
+static int host_has(const char *lib) {
+    const char *dirs[] = {
+#if defined(__x86_64__)
+        "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
+#elif defined(__aarch64__)
+        "/lib/aarch64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
+#endif
+        "/lib64", "/usr/lib64", "/lib", "/usr/lib", NULL};
+    char path[PATH_MAX];
+    for (int i = 0; dirs[i]; i++) {
+        pathf(path, "%s/%s", dirs[i], lib);
+        if (access(path, R_OK) == 0) return 1;
+    }
+    return 0;
+}
+
 /* -- choosing where to unpack --------------------------------------------------------- */
 
 static int mkdirs(const char *path, mode_t mode) {
@@ -439,7 +456,22 @@ int main(int argc, char **argv) {
     note("running from %s", tree);
     setenv("TRIOSERVER_BINARY", self, 1);
     setenv("TRIOSERVER_UNPACKED", tree, 1);
+    /* PyInstaller's bootloader links libz.so.1 before it puts the bundled libraries on the
+     * search path: on a host without zlib, point the loader at the bundle's copy (a
+     * directory holding only that, so nothing else of the host's is shadowed). The
+     * bootloader keeps this value as LD_LIBRARY_PATH_ORIG for the server's children. */
+    if (!host_has("libz.so.1")) {
+        const char *old = getenv("LD_LIBRARY_PATH");
+        static char libs[PATH_MAX * 2];
+        int has_old = old && *old;
+        if (snprintf(libs, sizeof libs, "%s/_libz%s%s", tree, has_old ? ":" : "", has_old ? old : "") >= (int)sizeof libs)
+            die("LD_LIBRARY_PATH is too long");
+        note("no libz.so.1 on this system: using the bundled one");
+        setenv("LD_LIBRARY_PATH", libs, 1);
+    }
     pathf(exe, "%s/trioserver", tree);
+    /* argv[0] names the unpacked bootloader: without /proc, that is how it finds itself. */
+    argv[0] = exe;
     execv(exe, argv);
     int err = errno;
     if (err == EACCES || err == EPERM)

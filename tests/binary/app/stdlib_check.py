@@ -6,6 +6,7 @@ import ctypes
 import decimal
 import hashlib
 import lzma
+import os
 import sqlite3
 import ssl
 import xml.etree.ElementTree as ET
@@ -30,6 +31,8 @@ def check(state: State):
         .decode(),
         "decimal": str(decimal.Decimal("0.1") + decimal.Decimal("0.2")),
         "sha3": hashlib.sha3_256(b"").hexdigest()[:8],
+        # What a subprocess of the graph inherits: the host's value (unset here), not the bundle's.
+        "ld_library_path": os.environ.get("LD_LIBRARY_PATH", "unset"),
     }}
 
 

@@ -59,7 +59,7 @@ def install(app: Quart, auth: Authorizer, keys: ApiKeys | None) -> None:
     if keys is None and not auth.enabled:
         return
 
-    async def gate(conn: Any) -> Response | None:
+    async def gate(conn: Any, has_body: bool) -> Response | None:
         current.set(None)
         if is_open(conn.method, conn.path):
             return None
@@ -69,15 +69,15 @@ def install(app: Quart, auth: Authorizer, keys: ApiKeys | None) -> None:
             if auth.enabled:
                 current.set(await auth.authenticate(conn))
         except AuthDenied as exc:
-            if conn is request:
+            if has_body:
                 await _settle_body(exc)
             raise
         return None
 
     @app.before_request
     async def gate_request() -> Response | None:
-        return await gate(request)
+        return await gate(request._get_current_object(), True)  # type: ignore[attr-defined]  # one proxy lookup, not one per attribute
 
     @app.before_websocket
     async def gate_websocket() -> Response | None:
-        return await gate(websocket)
+        return await gate(websocket._get_current_object(), False)  # type: ignore[attr-defined]

@@ -122,6 +122,13 @@ async def websocket_refusal(base_url: httpx.URL, path: str, headers: dict[str, s
         return exc.response.status_code
 
 
+@safer_than_the_reference  # its development server lets this header skip authentication
+async def test_the_studio_header_is_no_way_in(raw):
+    for headers in ({"x-auth-scheme": "langsmith"}, {"x-auth-scheme": "langsmith", "x-api-key": "lsv2_anything"}):
+        res = await raw.post("/threads/search", json={}, headers=headers)
+        assert res.status_code == 401 and res.json() == {"detail": "Missing bearer token"}
+
+
 async def test_unknown_paths_and_wrong_methods_answer_401_first(raw):
     for method, path in (("GET", "/nowhere"), ("DELETE", "/threads"), ("PUT", "/threads/search"), ("POST", "/ok"), ("GET", "/internal/truncate")):
         assert (await raw.request(method, path)).status_code == 401, (method, path)
@@ -298,6 +305,8 @@ async def test_a_run_sees_its_user_and_cannot_be_given_another(alice, bob):
     assert seen["user_id_key"] == "alice" and seen["identity_attr"] == "alice" and seen["identity_item"] == "alice"
     assert seen["display_name"] == "Alice" and seen["is_authenticated"] is True and seen["org"] == "wonderland"
     assert seen["permissions"] == ["write"] and seen["user_id"] == "alice"
+    if OURS:
+        assert seen["ctx"] == {"identity": "alice", "permissions": ["write"]}  # trioserver.auth.get_auth_ctx() in the graph
     stateless = await bob.runs.wait(None, "whoami", input={}, config={"configurable": forged})
     assert stateless["seen"]["user_id_key"] == "bob" and stateless["seen"]["permissions"] == ["write"]
     # The run resource shows who it ran for, as the reference (kwargs.config.configurable).

@@ -29,6 +29,13 @@ def who(state: WhoState, config: RunnableConfig) -> WhoState:
         seen["display_name"] = user.display_name
         seen["is_authenticated"] = user.is_authenticated
         seen["org"] = user.get("org")
+    try:  # trioserver's equivalent of the reference's langgraph_api.utils.get_auth_ctx
+        from trioserver.auth import get_auth_ctx
+    except ImportError:
+        pass
+    else:
+        ctx = get_auth_ctx()
+        seen["ctx"] = None if ctx is None else {"identity": ctx.user.identity, "permissions": list(ctx.permissions)}
     return {"seen": seen}
 
 

@@ -271,9 +271,11 @@ def test_authenticate_outcomes():
 def test_handler_results():
     async def main(bridge):
         results = {}
-        for name, result in (("false", False), ("true", True), ("none", None), ("list", ["x"])):
+        for name, result in (("false", False), ("true", True), ("none", None), ("list", ["x"]), ("raises", KeyError("secret"))):
 
             async def handler(ctx, value, result=result):
+                if isinstance(result, Exception):
+                    raise result
                 return result
 
             authorizer = Authorizer(make_auth(handler, anyone), bridge)
@@ -290,6 +292,7 @@ def test_handler_results():
         "true": True,
         "none": True,
         "list": (500, "Auth handler returned invalid result"),
+        "raises": (500, "Internal Server Error"),  # its text stays in the log
     }
 
 

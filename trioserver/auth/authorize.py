@@ -136,6 +136,9 @@ class Authorizer:
             raise AuthDenied(exc.status_code, str(exc.detail), exc.headers) from None
         except AssertionError as exc:
             raise AuthDenied(403, str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - the user's handler: a plain 500, its text only in the log
+            log.error("auth handler for %s:%s failed: %s: %s", resource, action, type(exc).__name__, exc)
+            raise AuthDenied(500, "Internal Server Error") from None
         if result is None or result is True:
             return None
         if result is False:

@@ -27,7 +27,14 @@ def restore_library_path() -> None:
     A child that is this binary again (a graph worker, a multiprocessing child) must then
     start as a program of its own, putting the bundle back on its path, rather than as
     PyInstaller's sub-process that inherits the parent's set-up:
-    PYINSTALLER_RESET_ENVIRONMENT tells its bootloader so."""
+    PYINSTALLER_RESET_ENVIRONMENT tells its bootloader so.
+
+    Only in the one-folder layout (what the launcher runs): in PyInstaller's one-file mode
+    (the staticx build) a reset child would unpack the whole archive again, so there its
+    children keep PyInstaller's defaults."""
+    meipass = getattr(sys, "_MEIPASS", None)
+    if not meipass or os.path.dirname(os.path.abspath(meipass)) != os.path.dirname(os.path.abspath(sys.executable)):
+        return
     orig = os.environ.pop("LD_LIBRARY_PATH_ORIG", "")
     if orig:
         os.environ["LD_LIBRARY_PATH"] = orig

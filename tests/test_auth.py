@@ -9,6 +9,7 @@ so the tests share one server.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from types import SimpleNamespace
@@ -437,14 +438,7 @@ async def test_users_in_parallel_never_see_each_other(alice, bob):
 
 # -- the event streaming protocol (v2) ------------------------------------------------------
 
-V2_PENDING = pytest.mark.xfail(
-    strict=True,
-    reason="api/v2.py does not authorize yet: it needs access.thread_for (commands) and access.stream_check (event streams); "
-    "remove this marker when it does",
-)
-
-
-@V2_PENDING
+@safer_than_the_reference  # its v2 routes authenticate but authorize nothing
 async def test_v2_streams_and_commands_are_their_owners(alice, raw):
     thread = await alice.threads.create()
     tid = thread["thread_id"]
@@ -462,3 +456,20 @@ async def test_v2_streams_and_commands_are_their_owners(alice, raw):
     assert not leaked, "bob read alice's thread events over v2"
     answer = (await raw.post(f"/threads/{tid}/commands", json={"id": 1, "method": "state.get", "params": {}}, headers=bearer(BOB))).text
     assert "secrets" not in answer, "bob read alice's thread state over v2"
+    assert json.loads(answer)["error"] == "no_such_run"  # hidden looks like missing
+    mine = (await raw.post(f"/threads/{tid}/commands", json={"id": 2, "method": "state.get", "params": {}}, headers=bearer(ALICE))).json()
+    assert "secrets" in json.dumps(mine["result"]), mine
+    import websockets
+
+    base = raw.base_url
+    async with websockets.connect(f"ws://{base.host}:{base.port}/threads/{tid}/stream/events", additional_headers=bearer(BOB), open_timeout=10) as ws:
+        for number, method in enumerate(("subscription.subscribe", "agent.getTree", "state.get", "input.respond"), start=1):
+            params = {"channels": ["values", "messages"]} if method.startswith("subscription") else {}
+            await ws.send(json.dumps({"id": number, "method": method, "params": params}))
+            reply = json.loads(await ws.recv())
+            assert reply["type"] == "error" and reply["error"] == "no_such_run" and reply["id"] == number, reply
+    async with websockets.connect(f"ws://{base.host}:{base.port}/threads/{tid}/stream/events", additional_headers=bearer(ALICE), open_timeout=10) as ws:
+        await ws.send(json.dumps({"id": 1, "method": "subscription.subscribe", "params": {"channels": ["values"]}}))
+        reply = json.loads(await ws.recv())
+        assert reply["type"] == "success" and reply["result"]["replayed_events"] > 0, reply
+        assert "secrets" in await ws.recv()  # the replay: alice's own thread

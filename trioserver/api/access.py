@@ -87,22 +87,30 @@ def only_allowed(items: Iterable[Any], allowed: Filter) -> list[Any]:
     return [item for item in items if allowed.allows(item.metadata)]
 
 
-async def stream_check(svc: Services, thread_id: str) -> Response | None:
-    """The `threads:read` check of a thread or run stream: None to go on, or the
-    reference's one-event error stream. A thread hidden by the filter, and a missing one
-    when a filter applies, look the same."""
+async def thread_refusal(svc: Services, thread_id: str) -> tuple[int, str] | None:
+    """The `threads:read` check of a stream or protocol command on a thread: None to go
+    on, or the refusal's status and detail. A thread hidden by the filter, and a missing
+    one when a filter applies, look the same (so nobody learns which ids exist, and nobody
+    watches an id before its owner creates it)."""
     if not svc.auth.enabled:
         return None
     try:
         allowed = await svc.auth.authorize("threads", "read", {"thread_id": uuid.UUID(thread_id)})
     except AuthDenied as exc:
-        return stream_denial(exc.status, exc.detail)
+        return exc.status, exc.detail
     if allowed.empty:
         return None
     thread = svc.tables.get_thread(thread_id)
     if thread is None or not allowed.allows(thread.metadata):
-        return stream_denial(404, "Thread not found")
+        return 404, "Thread not found"
     return None
+
+
+async def stream_check(svc: Services, thread_id: str) -> Response | None:
+    """`thread_refusal` for a thread or run stream: None to go on, or the reference's
+    one-event error stream."""
+    refusal = await thread_refusal(svc, thread_id)
+    return None if refusal is None else stream_denial(*refusal)
 
 
 def stream_denial(status: int, detail: str) -> Response:

@@ -24,9 +24,28 @@ from ..ids import EventId
 from ..protocols import v2
 from ..protocols.v2_commands import Commands, check_envelope, failure
 from ..services import Services
+from .access import stream_check, thread_refusal
 from .common import json_response, require_uuid, sse_response
 
 log = logging.getLogger(__name__)
+
+# Commands that read the thread (or answer its interrupts) first pass `threads:read`.
+# `run.start` is authorized where every run is made (`threads:create_run`), and
+# `subscription.unsubscribe` touches only the socket's own state.
+READING = frozenset({"subscription.subscribe", "subscription.reconnect", "agent.getTree", "state.get", "input.respond"})
+
+
+async def refused(svc: Services, thread_id: str, command: dict[str, Any]) -> dict[str, Any] | None:
+    """The error envelope of a command custom auth refuses, or None to go on."""
+    if command["method"] not in READING:
+        return None
+    refusal = await thread_refusal(svc, thread_id)
+    if refusal is None:
+        return None
+    status, detail = refusal
+    if status == 404:
+        return failure(command["id"], "no_such_run", f"{status}: {detail}")
+    return failure(command["id"], "permission_denied", f"{status}: {detail}")
 
 
 def register(app: Quart, svc: Services) -> None:
@@ -39,10 +58,10 @@ def register(app: Quart, svc: Services) -> None:
             body = orjson.loads(await request.get_data(cache=False))
         except orjson.JSONDecodeError:
             raise BadRequest("Invalid JSON body") from None
-        refused = check_envelope(body)
-        if refused is not None:
-            return json_response(refused, status=400)
-        return json_response(await commands.handle(thread_id, body))
+        malformed = check_envelope(body)
+        if malformed is not None:
+            return json_response(malformed, status=400)
+        return json_response(await refused(svc, thread_id, body) or await commands.handle(thread_id, body))
 
     @app.post("/threads/<thread_id>/stream/events")
     async def stream_events(thread_id: str) -> Response:
@@ -58,6 +77,9 @@ def register(app: Quart, svc: Services) -> None:
         except v2.BadFilter as exc:
             raise BadRequest(str(exc)) from None
         after = v2.parse_since(body.get("since")) or EventId.ZERO
+        denied = await stream_check(svc, thread_id)
+        if denied is not None:
+            return denied
         return sse_response(v2.sse_events(svc.log, thread_id, after, wanted, shutdown=svc.shutdown, heartbeat=svc.heartbeat))
 
     @app.websocket("/threads/<thread_id>/stream/events")
@@ -101,10 +123,10 @@ class Socket:
                         async with self._lock:
                             await self._send(failure(None, "invalid_argument", "Protocol commands must be valid JSON."))
                         continue
-                    refused = check_envelope(message)
-                    if refused is not None:
+                    malformed = check_envelope(message)
+                    if malformed is not None:
                         async with self._lock:
-                            await self._send(refused)
+                            await self._send(malformed)
                         continue
                     nursery.start_soon(self._answer, message)
         finally:
@@ -116,6 +138,11 @@ class Socket:
         scope.cancel()
 
     async def _answer(self, message: dict[str, Any]) -> None:
+        denial = await refused(self.svc, self.thread_id, message)
+        if denial is not None:
+            async with self._lock:
+                await self._send(denial)
+            return
         if message["method"] not in ("subscription.subscribe", "subscription.reconnect"):
             answer = await self.commands.handle(self.thread_id, message, unsubscribe=self._unsubscribe)
             async with self._lock:

@@ -113,9 +113,8 @@ async def serve(channel: Channel, driver: Driver, forwarding: ForwardingLog) -> 
                     scope = scopes[run.run_id] = trio.CancelScope()
                     nursery.start_soon(run_one, run, assistant, scope)
                 elif kind == "cancel":
-                    scope = scopes.get(message[1])
-                    if scope is not None:
-                        scope.cancel()
+                    if (cancelled := scopes.get(message[1])) is not None:
+                        cancelled.cancel()
                 elif kind == "ack":
                     forwarding.acked(message[1])
                 elif kind == "stop":

@@ -9,7 +9,7 @@ import sse
 
 pytestmark = pytest.mark.anyio
 
-# Copies of ../shared/reference/transcripts: raw responses recorded from the reference server.
+# Raw responses recorded from the reference server (tests/transcripts).
 TRANSCRIPTS = Path(__file__).resolve().parent / "transcripts"
 
 

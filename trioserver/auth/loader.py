@@ -14,11 +14,12 @@ import importlib
 import importlib.util
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
 import attrs
+
+from ..pyfile import FileImportError, import_file
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +67,10 @@ def load_auth_object(path: str, base: Path) -> Any:
         if not file.is_file():
             raise AuthLoadError(f"Could not find auth file: {file}")
         name = "trioserver_auth_" + "".join(c if c.isalnum() else "_" for c in module_ref.lstrip("./"))
-        spec = importlib.util.spec_from_file_location(name, file)
-        if spec is None or spec.loader is None:
-            raise AuthLoadError(f"Could not load auth file: {file}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
         try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            del sys.modules[name]
-            raise AuthLoadError(f"importing {file} failed: {exc!r}") from exc
+            module = import_file(name, file)
+        except FileImportError as exc:
+            raise AuthLoadError(str(exc)) from exc
     else:
         try:
             module = importlib.import_module(module_ref)

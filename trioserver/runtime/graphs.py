@@ -19,6 +19,8 @@ from typing import Any
 import attrs
 from langgraph.pregel import Pregel
 
+from ..pyfile import FileImportError, import_file
+
 
 class GraphLoadError(Exception):
     pass
@@ -129,16 +131,10 @@ def _import_target(spec: str, base: Path) -> Any:
         name = module_name(module_ref)
         module = sys.modules.get(name)
         if module is None:
-            loader_spec = importlib.util.spec_from_file_location(name, file)
-            if loader_spec is None or loader_spec.loader is None:
-                raise GraphLoadError(f"cannot import {file}")
-            module = importlib.util.module_from_spec(loader_spec)
-            sys.modules[name] = module
             try:
-                loader_spec.loader.exec_module(module)
-            except Exception as exc:
-                del sys.modules[name]
-                raise GraphLoadError(f"importing {file} failed: {exc!r}") from exc
+                module = import_file(name, file)
+            except FileImportError as exc:
+                raise GraphLoadError(str(exc)) from exc
     else:
         module = importlib.import_module(module_ref)
     try:

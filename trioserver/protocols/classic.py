@@ -45,7 +45,7 @@ class ClassicStreams:
             finished = True
         finally:
             if not finished:
-                await self._abandoned(run, "stream", cancel_on_disconnect)
+                await self.abandoned(run, "stream", cancel_on_disconnect)
 
     def thread_events(self, thread_id: str, after: EventId, modes: list[str]) -> AsyncIterator[bytes]:
         """The SSE bytes of every run on a thread, from `after`, until the client leaves."""
@@ -58,28 +58,36 @@ class ClassicStreams:
         A newline goes out every heartbeat interval meanwhile, so proxies keep the
         connection open (JSON parsers skip leading whitespace)."""
         result = RunResult()
-        after = EventId.parse(run.log_start) if run.log_start else EventId.ZERO
-        finished = False
         try:
-            selected = tail_selected(self.log, run.thread_id, after, run_selector(run.run_id, None), shutdown=self.shutdown, heartbeat=self.heartbeat)
-            async with aclosing(selected) as batches:
-                async for batch in batches:
-                    if not batch:
+            async with aclosing(self.follow_run(run, result)) as items:
+                async for item in items:
+                    if item is None:
                         yield b"\n"
-                    for _, event, _ in batch:
-                        result.absorb(event)
-            finished = not self.shutdown.is_set()
         finally:
-            if not finished:
-                await self._abandoned(run, "wait", cancel_on_disconnect)
-        if finished:
-            yield result.body(lambda: self._thread_values(run))
+            if not result.finished:
+                await self.abandoned(run, "wait", cancel_on_disconnect)
+        if result.finished:
+            yield result.body(lambda: self.thread_values(run))
 
-    def _thread_values(self, run: Run) -> Any:
+    async def follow_run(self, run: Run, result: RunResult) -> AsyncGenerator[LogEvent | None, None]:
+        """The run's events from its start to its end, each absorbed into `result` (None
+        for a heartbeat interval without any); `result.finished` once the end was seen."""
+        after = EventId.parse(run.log_start) if run.log_start else EventId.ZERO
+        selected = tail_selected(self.log, run.thread_id, after, run_selector(run.run_id, None), shutdown=self.shutdown, heartbeat=self.heartbeat)
+        async with aclosing(selected) as batches:
+            async for batch in batches:
+                if not batch:
+                    yield None
+                for _, event, _ in batch:
+                    result.absorb(event)
+                    yield event
+        result.finished = not self.shutdown.is_set()
+
+    def thread_values(self, run: Run) -> Any:
         thread = self.tables.get_thread(run.thread_id)
         return thread.values if thread is not None and thread.values is not None else {}
 
-    async def _abandoned(self, run: Run, what: str, cancel_on_disconnect: bool) -> None:
+    async def abandoned(self, run: Run, what: str, cancel_on_disconnect: bool) -> None:
         """The body ended before the run: log it; with `on_disconnect="cancel"` (and not
         at a stop, when every body ends), cancel the run."""
         if self.shutdown.is_set():
@@ -98,6 +106,7 @@ class RunResult:
         self.latest: bytes | None = None
         self.interrupts: list[Any] = []
         self.errored = False
+        self.finished = False  # the run's end was seen (not cut short by a stop or the caller)
 
     def absorb(self, event: LogEvent) -> None:
         if event.mode == "error":

@@ -15,12 +15,8 @@ from typing import Any
 
 import attrs
 import orjson
-import trio
 
-from ..ids import EventId
 from ..storage.records import LogEvent, Run
-from ..streaming.selectors import run_selector
-from ..streaming.tail import tail_selected
 from .classic import ClassicStreams, RunResult
 
 log = logging.getLogger(__name__)
@@ -55,28 +51,16 @@ async def run_outcome(
 async def run_events(streams: ClassicStreams, run: Run, *, cancel_if_abandoned: bool = False) -> AsyncGenerator[LogEvent | Outcome, None]:
     """The run's events as they are appended, then (last) its `Outcome`."""
     result = RunResult()
-    after = EventId.parse(run.log_start) if run.log_start else EventId.ZERO
-    finished = False
     try:
-        selected = tail_selected(streams.log, run.thread_id, after, run_selector(run.run_id, None), shutdown=streams.shutdown, heartbeat=streams.heartbeat)
-        async with aclosing(selected) as batches:
-            async for batch in batches:
-                for _, event, _ in batch:
-                    result.absorb(event)
-                    yield event
-        finished = not streams.shutdown.is_set()
+        async with aclosing(streams.follow_run(run, result)) as items:
+            async for item in items:
+                if item is not None:
+                    yield item
     finally:
-        if not finished and cancel_if_abandoned and not streams.shutdown.is_set():
-            log.info("caller left run %s on thread %s: cancelling it", run.run_id, run.thread_id)
-            with trio.CancelScope(shield=True), trio.move_on_after(5):
-                await streams.queue.cancel(run.thread_id, run.run_id, action="interrupt", reason="the caller of the run went away")
-    body = orjson.loads(result.body(lambda: _thread_values(streams, run)))
+        if not result.finished:
+            await streams.abandoned(run, "call", cancel_if_abandoned)
+    body = orjson.loads(result.body(lambda: streams.thread_values(run)))
     if isinstance(body, dict) and "__error__" in body:
-        yield Outcome(values=None, error=body["__error__"], finished=finished)
+        yield Outcome(values=None, error=body["__error__"], finished=result.finished)
     else:
-        yield Outcome(values=body, error=None, finished=finished)
-
-
-def _thread_values(streams: ClassicStreams, run: Run) -> Any:
-    thread = streams.tables.get_thread(run.thread_id)
-    return thread.values if thread is not None and thread.values is not None else {}
+        yield Outcome(values=body, error=None, finished=result.finished)

@@ -85,7 +85,7 @@ QUICK = dict(
     replay_events=10_000, replay_build_seconds={"ours": 30.0, "ref": 20.0},
     eventlog_events=10_000,
 )
-SCENARIOS = ("stateless", "rss", "tokens", "fanout", "replay", "eventlog", "binary", "auth")
+SCENARIOS = ("stateless", "rss", "tokens", "fanout", "replay", "v2", "eventlog", "ceiling", "binary", "auth")
 
 
 # -- servers ------------------------------------------------------------------------------
@@ -989,7 +989,7 @@ async def amain(args) -> dict:
     except OSError:
         results["commit"] = "?"
     wanted = args.only or SCENARIOS
-    server_scenarios = [s for s in wanted if s not in ("eventlog", "binary", "auth")]
+    server_scenarios = [s for s in wanted if s not in ("eventlog", "binary", "auth", "ceiling")]
     for kind in kinds:
         if server_scenarios or not args.only:
             results[kind] = await bench_server(kind, p, args, workdir)
@@ -997,6 +997,8 @@ async def amain(args) -> dict:
         results["eventlog"] = await asyncio.to_thread(scenario_eventlog, p)
     if "binary" in wanted and "ours" in kinds:
         results["binary"] = await asyncio.to_thread(scenario_binary, args)
+    if "ceiling" in wanted and "ours" in kinds:
+        results["ceiling"] = await asyncio.to_thread(scenario_ceiling, p, 1 + args.workers)
     if "auth" in wanted and "ours" in kinds:
         results["auth"] = await asyncio.to_thread(scenario_auth, args)
     return results

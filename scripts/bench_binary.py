@@ -1,17 +1,18 @@
 """Start-up and idle memory of the one-file binary next to the venv install.
 
-    .venv/bin/python scripts/bench_binary.py [--binary dist/trioserver] [--runs 7] [--cold]
+    .venv/bin/python scripts/bench_binary.py [--binary dist/trioserver ...] [--runs 7] [--cold]
 
-Both serve the bundled examples (`trioserver serve` with no --config), each from a fresh
-empty working directory and data directory, with the environment cut down to PATH and HOME
-(as a user's shell would start them). Start-up is launch to the first 200 on `/ok`; idle RSS
-is summed over the process tree (the one-file binary runs as a bootloader plus the server)
-3 s after that. `--cold` drops the page cache before a first run of each (root only; it slows
-every process on the machine for a moment). For the binary, "first" also means an empty
-unpack cache, so the one-time unpacking shows. stdlib only: scripts/bench.py imports
-`measure` from here to put the same figures in its table.
+Each serves the bundled examples (`trioserver serve` with no --config) from a fresh empty
+working directory and data directory, with the environment cut down to PATH and HOME (as
+a user's shell would start them). Start-up is launch to the first 200 on `/ok`, with the
+CPU seconds the process tree used until then (steadier than wall time on a busy machine);
+idle RSS is summed over the process tree (PyInstaller's one-file mode runs a bootloader
+process above the server) 3 s after that. Warm starts go round-robin over the servers.
+`--cold` drops the page cache before the first runs (root only; it slows every process on
+the machine for a moment). For a binary, "first" also means an empty unpack cache, so the
+one-time unpacking shows. stdlib only: scripts/bench.py imports `measure_all` and `table`
+for its `binary` scenario.
 """
-
 from __future__ import annotations
 
 import argparse

@@ -51,11 +51,11 @@ if __name__ == "__main__":
 
     multiprocessing.freeze_support()  # a spawned child runs its task, not the CLI
 
-    from trioserver.cli import main
-
-    # What the bundled examples import beyond the server itself (cheap if already loaded).
+    # What the bundled examples import beyond the server (cheap once the server's are loaded).
     import langchain_core.language_models.fake_chat_models  # noqa: F401
     import langgraph.graph  # noqa: F401
+
+    from trioserver.cli import main
 
     gc.set_threshold(*usual)
     sys.exit(main())

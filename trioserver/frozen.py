@@ -219,6 +219,7 @@ def _bundle_constraints() -> str:
 
 def _bundled_versions() -> dict[str, str]:
     from importlib import metadata
+
     from packaging.utils import canonicalize_name
 
     return {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions() if d.metadata["Name"]}
@@ -245,7 +246,7 @@ def _prune_bundled(target: str, before: set[str]) -> list[str]:
             record = (dist_info / "RECORD").read_text().splitlines()
         except OSError:
             continue
-        dirs = set()
+        dirs: set[Path] = set()
         for line in record:
             rel = line.split(",", 1)[0]
             path = (root / rel).resolve()

@@ -147,7 +147,7 @@ async def test_deleting_a_thread_ends_its_streams_and_cancels_its_runs(client, h
     run = await client.runs.create(thread, "slow", input={"delay": 30})
     follower = asyncio.create_task(sse.read_until(http, f"/threads/{thread}/stream", lambda evs: False, timeout=15))
     joiner = asyncio.create_task(sse.read_until(http, f"/threads/{thread}/runs/{run['run_id']}/stream", lambda evs: False, timeout=15))
-    await _wait_for(lambda: _is_status(client, thread, run["run_id"], "running"), what="the run to start")
+    await _graph_started(client, thread, run["run_id"])
     started = time.monotonic()
     await client.threads.delete(thread)
     await follower  # ended by the server, not by the 15 s timeout
@@ -157,8 +157,15 @@ async def test_deleting_a_thread_ends_its_streams_and_cancels_its_runs(client, h
     assert (await http.get(f"/threads/{thread}")).status_code == 404
 
 
-async def _is_status(client, thread: str, run_id: str, status: str) -> bool:
-    return (await client.runs.get(thread, run_id))["status"] == status
+async def _graph_started(client, thread: str, run_id: str, timeout: float = 15.0) -> None:
+    """Wait until the run's graph is executing: its first `values` event (the input, which
+    LangGraph emits as it starts). `running` alone is not enough: with graph workers a run
+    is running from the moment the queue starts it, even while it waits for a worker."""
+    async with asyncio.timeout(timeout):
+        async for part in client.runs.join_stream(thread, run_id):
+            if part.event == "values":
+                return
+    raise AssertionError(f"run {run_id} ended before its graph started")
 
 
 # -- sync nodes -----------------------------------------------------------------------------------
@@ -173,7 +180,7 @@ async def test_cancelled_sync_nodes_do_not_starve_other_runs(client):
         run = await client.runs.create(thread, "sync_slow", input={"delay": 20})
         stuck.append((thread, run["run_id"]))
     for thread, run_id in stuck:
-        await _wait_for(lambda thread=thread, run_id=run_id: _is_status(client, thread, run_id, "running"), what="the sync run to start")
+        await _graph_started(client, thread, run_id)
     for thread, run_id in stuck:
         await client.runs.cancel(thread, run_id, wait=True)
     thread = (await client.threads.create())["thread_id"]
@@ -188,7 +195,7 @@ async def test_sigterm_during_a_sync_node_exits_within_the_grace_period(tmp_path
     client = get_client(url=server.url)
     thread = (await client.threads.create())["thread_id"]
     run = await client.runs.create(thread, "sync_slow", input={"delay": 30})
-    await _wait_for(lambda: _is_status(client, thread, run["run_id"], "running"), what="the sync node to start")
+    await _graph_started(client, thread, run["run_id"])
     await client.http.client.aclose()
     started = time.monotonic()
     code = server.stop(timeout=20)
@@ -205,7 +212,7 @@ async def test_a_graph_that_ignores_cancellation_is_abandoned_and_cannot_write(t
         client = get_client(url=server.url)
         thread = (await client.threads.create())["thread_id"]
         run = await client.runs.create(thread, "stubborn", input={"delay": 7.0})
-        await _wait_for(lambda: _is_status(client, thread, run["run_id"], "running"), what="the run to start")
+        await _graph_started(client, thread, run["run_id"])
         await client.runs.cancel(thread, run["run_id"], wait=True)
         assert (await client.runs.get(thread, run["run_id"]))["status"] == "interrupted"
         await _wait_for(lambda: _log_has(server, "ignored cancellation"), what="the abandonment in the log")

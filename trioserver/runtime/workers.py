@@ -82,10 +82,13 @@ class WorkerPool:
         self._joined = trio.lowlevel.ParkingLot()  # runs waiting for a worker to be there
 
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Start the workers and keep them: serving begins at once, while they import
+        their graphs on the other cores (runs wait for the first one to be there). A
+        worker that cannot start stops the server, as a graph that cannot load does."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             for _ in range(self.count):
-                await self._start_worker()
+                nursery.start_soon(self._start_worker)
             task_status.started()
             await trio.sleep_forever()
 
@@ -102,8 +105,13 @@ class WorkerPool:
         process = await trio.lowlevel.open_process(command, pass_fds=(theirs.fileno(),), env=env)
         theirs.close()
         channel = Channel(ours)
-        with trio.fail_after(START_TIMEOUT):
-            hello = await channel.receive()
+        try:
+            with trio.fail_after(START_TIMEOUT):
+                hello = await channel.receive()
+        except BaseException:  # a stop (or a worker that never said hello): leave no process behind
+            process.kill()
+            ours.close()
+            raise
         worker = Worker(channel, process, int(hello[1]))
         self.workers.append(worker)
         self._joined.unpark_all()

@@ -902,19 +902,6 @@ def notes(results: dict, p: dict, args) -> str:
                          + ", ".join(f"{s[0]}: {s[1] / 1024:.1f} = {s[2] / 1024:.1f} + {s[3] / 1024:.1f}" for s in samples))
         if res.get("error_summary"):
             lines.append(f"- {kind}: errors: {res['error_summary']}")
-    for name in ("classic", "v2"):
-        o, r = get(ours, "v2", name), get(ref, "v2", name)
-        row(f"{name} stream of one run's {V2_EVENTS} custom events: server CPU per event (us)", get(o, "cpu_us_per_event"), get(r, "cpu_us_per_event"), "lower", lambda v: num(v, 0))
-        row(f"  {name}: events/s to one client", get(o, "events_per_s"), get(r, "events_per_s"), "higher", lambda v: num(v, 0))
-
-    ceiling = results.get("ceiling")
-    if ceiling:
-        best = max((get(ours, f"stateless_{c}", "runs_per_s") or 0) for c in p["levels"])
-        share = best / ceiling["runs_per_s"] if ceiling.get("runs_per_s") else None
-        rows.append((f"graph-alone ceiling: agent graph by astream, {ceiling['processes']} process(es) (runs/s)", num(ceiling["runs_per_s"]), "n/a", "-", "(info)", "", ""))
-        rows.append(("  our best stateless runs/s as a share of that ceiling", f"{100 * share:.0f} %" if share is not None else "-", "n/a", "-", "higher", ">= 70 %",
-                     "" if share is None else ("yes" if share >= 0.7 else "**NO**")))
-
     el = results.get("eventlog") or {}
     for d, v in el.items():
         if v:
@@ -1073,6 +1060,9 @@ def main() -> int:
         for srv in list(RUNNING):
             srv.stop()
     results["wall_seconds"] = time.monotonic() - started
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    (out.with_suffix(".json")).write_text(json.dumps(results, indent=1, default=str))  # first: a table bug loses no figures
     table = build_table(results, p, args)
     mode = ("quick" if args.quick else "full") + (", ours only" if args.ours_only else ", ref only" if args.ref_only else "")
     title = f"# trioserver vs reference: benchmark ({mode}, {time.strftime('%Y-%m-%d %H:%M:%S')}, {results['wall_seconds']:.0f} s)"
@@ -1082,10 +1072,7 @@ def main() -> int:
 
         text += f"\n## One-file binary vs venv (bundled examples)\n\n{binary_table(results['binary'])}\n"
     print(text)
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
-    (out.with_suffix(".json")).write_text(json.dumps(results, indent=1, default=str))
     progress(f"wrote {out} and {out.with_suffix('.json')}")
     if args.profile:
         summary = summarize_profile(BENCH / "profile-ours.txt")

@@ -7,16 +7,13 @@ import logging
 import socket
 import sys
 
-import trio
-
 from . import frozen
-from .auth import setup as auth_setup
 from .export import cli as export_commands
-from .runtime.graphs import GraphLoadError, default_config_path, load_config
-from .server import run_server
-from .services import Settings
 from .storage.env import DURABILITY
-from .storage.retention import RetentionPolicy
+
+# The serving stack (Quart, hypercorn, MCP, metrics, auth) is imported in `_serve` only:
+# a graph worker, which starts through this module too, never loads it (about 16 MB less
+# per worker).
 
 # One graph worker beside the server process: graphs get a core of their own, and a graph
 # that crashes, leaks or hangs costs a worker (replaced, its runs resumed), never the server.
@@ -59,6 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "serve":
         parser.print_help()
         return 2
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import trio
+
+    from .auth import setup as auth_setup
+    from .runtime.graphs import GraphLoadError, default_config_path, load_config
+    from .server import run_server
+    from .services import Settings
+    from .storage.retention import RetentionPolicy
+
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     frozen.prepare_import_path(args.python_path, args.config)
     try:

@@ -16,14 +16,16 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ServerError
-from ..runtime.bridge import AsyncioBridge
 from .calls import Caller
 from .context import Principal, current
 from .filters import ALL, Filter, compile_filter
 from .users import normalize
+
+if TYPE_CHECKING:  # the graph loop is handed in; auth needs only its type
+    from ..runtime.bridge import AsyncioBridge
 
 log = logging.getLogger(__name__)
 

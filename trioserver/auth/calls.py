@@ -13,11 +13,13 @@ from __future__ import annotations
 import dis
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..runtime.bridge import AsyncioBridge
+if TYPE_CHECKING:  # the graph loop is handed in; auth needs only its type
+    from ..runtime.bridge import AsyncioBridge
+
 
 # Opcodes through which a coroutine's own frame can suspend.
 _SUSPENDING = frozenset({"YIELD_VALUE", "SEND", "GET_AWAITABLE", "GET_AITER", "GET_ANEXT", "BEFORE_ASYNC_WITH", "END_ASYNC_FOR"})

@@ -25,8 +25,8 @@ from langgraph.store.postgres import PostgresStore
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from ..ids import graph_assistant_id
 from .datadir import Assistant, AssistantVersion, Checkpoint, Cron, Run, StoreItem, Thread
-from .exporter import default_assistant_id
 
 _DeltaSnapshot: type | None
 try:  # a DeltaChannel snapshot is kept as a blob with an inline marker (as PostgresSaver.put does)
@@ -108,7 +108,7 @@ class AegraTarget:
         `system`, at every start. (A graph removed from its config keeps its row: run the
         export after Aegra has started with the config it will serve.)"""
         rows = self.conn.execute("SELECT assistant_id, graph_id FROM assistant WHERE user_id = 'system'").fetchall()
-        return {r["graph_id"] for r in rows if r["assistant_id"] == default_assistant_id(r["graph_id"])}
+        return {r["graph_id"] for r in rows if r["assistant_id"] == graph_assistant_id(r["graph_id"])}
 
     # -- assistants ------------------------------------------------------------------------
 
@@ -124,7 +124,7 @@ class AegraTarget:
         A graph's default assistant is the target's own (it creates it for every graph it
         serves); it is written only when missing, so that runs of a graph the target does
         not serve yet keep their assistant."""
-        is_default = assistant.assistant_id == default_assistant_id(assistant.graph_id)
+        is_default = assistant.assistant_id == graph_assistant_id(assistant.graph_id)
         owner = "system" if is_default else self.owner
         try:
             with self.conn.transaction():

@@ -9,24 +9,17 @@ from __future__ import annotations
 
 import collections
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
+from ..ids import graph_assistant_id  # a default assistant has the same id on Aegra and the Platform
 from .datadir import DataDir, Run, Thread
 from .progress import Progress
 
 ACTIVE_RUN = ("pending", "running")
 STORE_BATCH = 500
-GRAPH_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
-
-
-def default_assistant_id(graph_id: str) -> str:
-    """A graph's default assistant has this id on trioserver, Aegra and the Platform alike."""
-    return str(uuid.uuid5(GRAPH_NAMESPACE, graph_id))
-
 
 @attrs.define
 class ExportOptions:
@@ -74,7 +67,7 @@ def make_plan(src: DataDir, only: list[str] | None) -> Plan:
             graphs[graph_id]["threads"] += 1
     assistants = src.assistants()
     for assistant, versions in assistants:
-        if assistant.assistant_id == default_assistant_id(assistant.graph_id):
+        if assistant.assistant_id == graph_assistant_id(assistant.graph_id):
             graphs.setdefault(assistant.graph_id, {"threads": 0, "assistants": 0})
         else:
             graphs[assistant.graph_id]["assistants"] += 1

@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 
 from .. import jsonenc
+from ..ids import graph_assistant_id
 from .datadir import Assistant, AssistantVersion, Checkpoint, Cron, Run, StoreItem, Thread
-from .exporter import default_assistant_id
 
 ORIGIN_KEY = "trioserver_cron_id"
 
@@ -50,13 +50,13 @@ class PlatformTarget:
 
     def served_graphs(self) -> set[str]:
         found = self._call("POST", "/assistants/search", {"metadata": {"created_by": "system"}, "limit": 1000})
-        return {a["graph_id"] for a in found if a["assistant_id"] == default_assistant_id(a["graph_id"])}
+        return {a["graph_id"] for a in found if a["assistant_id"] == graph_assistant_id(a["graph_id"])}
 
     def assistant_ids(self) -> None:
         return None  # runs do not move, crons name assistants the API checks itself
 
     def put_assistant(self, assistant: Assistant, versions: list[AssistantVersion]) -> str:
-        if assistant.assistant_id == default_assistant_id(assistant.graph_id):
+        if assistant.assistant_id == graph_assistant_id(assistant.graph_id):
             return "kept"
         history = versions or [AssistantVersion(
             assistant_id=assistant.assistant_id, graph_id=assistant.graph_id, name=assistant.name, version=assistant.version,

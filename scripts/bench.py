@@ -34,6 +34,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from bench_http import Client, Conn, SSECounter, TimedSSE, now  # noqa: E402
+from proctree import cpu_seconds, rss_kb  # noqa: E402
 
 BENCH = ROOT / ".bench"
 CONFIG = ROOT / "tests" / "graphs" / "langgraph.json"
@@ -42,7 +43,6 @@ OURS_PY = ROOT / ".venv" / "bin" / "python"
 REF_BIN = BENCH / "ref-venv" / "bin" / "langgraph"
 PYSPY = BENCH / "tools-venv" / "bin" / "py-spy"
 HOST = "127.0.0.1"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 T0 = time.monotonic()
 
 
@@ -89,56 +89,6 @@ SCENARIOS = ("stateless", "rss", "tokens", "fanout", "replay", "v2", "eventlog",
 
 
 # -- servers ------------------------------------------------------------------------------
-
-def proc_tree(root: int) -> list[int]:
-    """`root` and all its descendants."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
-def rss_kb(root: int) -> dict[str, int]:
-    """VmRSS (and RssAnon, RssFile) summed over the process tree, in kB."""
-    total = {"VmRSS": 0, "RssAnon": 0, "RssFile": 0, "procs": 0}
-    for pid in proc_tree(root):
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    key, _, value = line.partition(":")
-                    if key in total:
-                        total[key] += int(value.split()[0])
-            total["procs"] += 1
-        except OSError:
-            pass
-    return total
-
-
-def cpu_seconds(root: int, *, tree: bool = True) -> float:
-    """user+system CPU seconds of the process tree (live processes), or of `root` alone."""
-    total = 0
-    for pid in (proc_tree(root) if tree else [root]):
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError):
-            pass
-    return total / CLK_TCK
-
 
 RUNNING: list["Server"] = []
 

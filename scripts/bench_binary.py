@@ -29,9 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from proctree import cpu_seconds, rss_kb
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -50,37 +51,6 @@ def ok_status(port: int) -> int | None:
         return None
     parts = head.split(b" ", 2)
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-
-
-def proc_tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_bytes()
-            except OSError:
-                continue
-            children.setdefault(int(stat[stat.rindex(b")") + 2:].split()[1]), []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
-def rss_kb(root: int) -> dict[str, int]:
-    total = {"VmRSS": 0, "RssAnon": 0, "RssFile": 0, "procs": 0}
-    for pid in proc_tree(root):
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                key, _, value = line.partition(":")
-                if key in total:
-                    total[key] += int(value.split()[0])
-            total["procs"] += 1
-        except OSError:
-            pass
-    return total
 
 
 def drop_page_cache() -> bool:
@@ -107,7 +77,7 @@ def start_once(cmd: list[str], env: dict[str, str], rss_after: float | None) -> 
                 raise RuntimeError(f"{argv[0]} exited with {proc.returncode}: {(work / 'server.log').read_text()[-2000:]}")
             if ok_status(port) == 200:
                 out["startup_s"] = time.monotonic() - t0
-                out["cpu_s"] = cpu_s(proc.pid)
+                out["cpu_s"] = cpu_seconds(proc.pid)
                 break
             time.sleep(0.005)
         else:
@@ -127,18 +97,6 @@ def start_once(cmd: list[str], env: dict[str, str], rss_after: float | None) -> 
             proc.wait()
         shutil.rmtree(work, ignore_errors=True)
     return out
-
-
-def cpu_s(root: int) -> float:
-    """user+system CPU seconds of the live process tree."""
-    total = 0
-    for pid in proc_tree(root):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError):
-            pass
-    return total / CLK_TCK
 
 
 def bare_env(cache_dir: Path | None) -> dict[str, str]:

@@ -37,6 +37,26 @@ def workers_of(server: ServerProcess) -> list[int]:
     return sorted(found)
 
 
+def alive(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie that nobody has reaped counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def started_workers(server: ServerProcess, count: int) -> list[int]:
+    """The server's `count` worker pids, once they have been spawned (serving begins
+    before its workers are, so a test that has seen `/ok` waits for them here)."""
+
+    async def spawned() -> list[int] | None:
+        found = workers_of(server)
+        return found if len(found) == count else None
+
+    return await _until(spawned)
+
+
 async def _until(predicate, timeout: float = 20.0):
     deadline = time.monotonic() + timeout
     while True:
@@ -51,7 +71,7 @@ async def test_a_killed_worker_loses_no_event_and_no_run(tmp_path):
     server = ServerProcess(tmp_path / "data").start()
     try:
         client = get_client(url=server.url)
-        (worker,) = workers_of(server)
+        (worker,) = await started_workers(server, 1)
         threads = [(await client.threads.create())["thread_id"] for _ in range(3)]
         runs = [await client.runs.create(t, "slow", input={"delay": 1.0}, stream_mode="values") for t in threads]
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
@@ -86,7 +106,7 @@ async def _single_new_worker(server: ServerProcess, old: int) -> int | None:
 async def test_several_workers_share_the_runs(tmp_path):
     server = ServerProcess(tmp_path / "data", extra_args=["--workers", "2"]).start()
     try:
-        assert len(workers_of(server)) == 2
+        assert len(await started_workers(server, 2)) == 2
         client = get_client(url=server.url)
         threads = [(await client.threads.create())["thread_id"] for _ in range(4)]
         started = time.monotonic()
@@ -128,3 +148,20 @@ async def test_a_cancel_right_after_the_start_reaches_the_worker(client):
         await client.runs.cancel(thread, run["run_id"], wait=True)
         assert time.monotonic() - started < 3
         assert (await client.runs.get(thread, run["run_id"]))["status"] == "interrupted"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+async def test_a_server_stopped_as_soon_as_it_serves_leaves_no_worker_behind(tmp_path, sig):
+    """Serving begins while the worker still imports its graphs: a stop in that window
+    (SIGTERM: the server kills a worker that has not said hello; SIGKILL: the worker
+    finds its server gone) must not leave a worker process running."""
+    server = ServerProcess(tmp_path / "data").start()
+    workers = await started_workers(server, 1)
+    code = server.stop(sig)
+    assert code == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
+
+    async def all_gone() -> bool:
+        return not any(alive(pid) for pid in workers)
+
+    await _until(all_gone, timeout=30)
+    assert "Traceback" not in server.log_path.read_text()  # the worker's one line, not a crash

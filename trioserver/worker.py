@@ -102,8 +102,8 @@ async def serve(channel: Channel, driver: Driver, forwarding: ForwardingLog) -> 
             pass
 
     async with trio.open_nursery() as nursery:
-        await channel.send(["hello", os.getpid()])
         try:
+            await channel.send(["hello", os.getpid()])  # the server may be gone already
             while True:
                 message = await channel.receive()
                 kind = message[0]

@@ -103,7 +103,7 @@ class Socket:
         self.thread_id = thread_id
         self._lock = trio.Lock()  # one writer on the socket: answers, replays, live batches
         self._filters: dict[str, v2.Filter] = {}
-        self._replays: dict[str, tuple[EventId, EventId, v2.Filter]] = {}
+        self._replays: dict[str, list[v2.Envelope]] = {}  # a new subscription's backlog, sent after its answer
         self._position: EventId | None = None  # how far the live tail has sent
         self._nursery: trio.Nursery | None = None
 
@@ -152,9 +152,8 @@ class Socket:
             answer = await self.commands.handle(self.thread_id, message, subscribe=self._register)
             await self._send(answer)
             sub_id = (answer.get("result") or {}).get("subscription_id")
-            replay = self._replays.pop(sub_id, None) if sub_id else None
-            if replay is not None:
-                await self._replay(*replay)
+            for envelope in self._replays.pop(sub_id, []) if sub_id else []:
+                await self._send(envelope.data)
 
     async def _register(self, sub_id: str, params: dict[str, Any], wanted: v2.Filter, since: int | None) -> dict[str, Any]:
         """(Under the lock.) Add the subscription to the live tail's filters and note its
@@ -165,34 +164,21 @@ class Socket:
             self._nursery.start_soon(self._follow, self._position)
         after = EventId.from_seq(since) if since is not None else EventId.ZERO
         self._filters[sub_id] = wanted
-        self._replays[sub_id] = (after, self._position, wanted)
-        return {"subscription_id": sub_id, "replayed_events": self._count(after, self._position, wanted)}
+        self._replays[sub_id] = replay = self._backlog(after, self._position, wanted)
+        return {"subscription_id": sub_id, "replayed_events": len(replay)}
 
     def _unsubscribe(self, sub_id: str) -> bool:
         return self._filters.pop(sub_id, None) is not None
 
     def _backlog(self, after: EventId, end: EventId, wanted: v2.Filter) -> list[v2.Envelope]:
+        """What `wanted` picks from the log after `after` up to `end`, rendered."""
         select = v2.selector(wanted)
         out: list[v2.Envelope] = []
-        while after < end:
-            batch = self.svc.log.read_after(self.thread_id, after)
-            if not batch:
-                break
-            for position, event in batch:
-                if position > end:
-                    return out
-                picked = select(event)[0]
-                if picked is not None:
-                    out.append(v2.envelope(position, *picked))
-            after = batch[-1][0]
+        for position, event in self.svc.log.iter_after(self.thread_id, after, until=end):
+            picked = select(event)[0]
+            if picked is not None:
+                out.append(v2.envelope(position, *picked))
         return out
-
-    def _count(self, after: EventId, end: EventId, wanted: v2.Filter) -> int:
-        return len(self._backlog(after, end, wanted))
-
-    async def _replay(self, after: EventId, end: EventId, wanted: v2.Filter) -> None:
-        for envelope in self._backlog(after, end, wanted):
-            await self._send(envelope.data)
 
     async def _follow(self, after: EventId) -> None:
         """The live tail: every event after `after`, once, if a subscription wants it."""
@@ -204,4 +190,4 @@ class Socket:
                     for envelope in batch:
                         if any(f.accepts(envelope.method, envelope.namespace) for f in self._filters.values()):
                             await self._send(envelope.data)
-                        self._position = EventId.from_seq(envelope.seq)
+                        self._position = envelope.position

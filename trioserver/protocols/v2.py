@@ -24,12 +24,12 @@ import attrs
 import orjson
 import trio
 
-from ..ids import EventId
+from ..ids import EventId, parse_iso
 from ..runtime.lifecycle import LIFECYCLE
 from ..runtime.protocol_events import V2_MODE, split_name
 from ..storage.eventlog import EventLog
 from ..storage.records import LogEvent
-from ..streaming.sse import HEARTBEAT
+from ..streaming.sse import frame, sse_chunks
 from ..streaming.tail import tail_selected
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def parse_filter(body: dict[str, Any], *, what: str = "channels") -> Filter:
     if isinstance(namespaces, list) and all(isinstance(ns, list) and all(isinstance(s, str) for s in ns) for ns in namespaces):
         prefixes = tuple(tuple(ns) for ns in namespaces)
     depth = body.get("depth")
-    if not (isinstance(depth, int) and not isinstance(depth, bool) and depth >= 0):
+    if not is_count(depth):
         depth = None
     return Filter(
         channels=frozenset(c for c in channels if not c.startswith("custom:")),
@@ -101,31 +101,40 @@ def parse_filter(body: dict[str, Any], *, what: str = "channels") -> Filter:
     )
 
 
+def is_count(value: Any) -> bool:
+    """A non-negative JSON integer (not a bool): a seq, a depth, a command id."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def parse_since(value: Any) -> EventId | None:
     """`since` as a log position; None when absent or malformed."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return EventId.from_seq(value)
-    return None
+    return EventId.from_seq(value) if is_count(value) else None
 
 
 # -- rendering -------------------------------------------------------------------------
 
 
-def view(event: LogEvent) -> tuple[str, tuple[str, ...], bytes] | None:
-    """(method, namespace, params JSON) of a record as the protocol shows it, or None
-    when the protocol has nothing to say about it."""
-    if event.mode == V2_MODE:
-        method, namespace = split_name(event.event)
-        return method, namespace, event.data
+def head(event: LogEvent) -> tuple[str, tuple[str, ...]] | None:
+    """(method, namespace) of a record as the protocol shows it, or None when the
+    protocol has nothing to say about it: cheap, so filters run before any rendering."""
+    if event.mode == V2_MODE or event.mode in _CLASSIC:  # protocol records; a classic run's output
+        return split_name(event.event)
     if event.mode == LIFECYCLE:
-        return _root_lifecycle(event)
-    if event.mode in _CLASSIC:  # a classic run's output
-        method, namespace = split_name(event.event)
-        return method, namespace, _classic_params(method, namespace, event.data)
+        return "lifecycle", ()
     return None
 
 
-def _root_lifecycle(event: LogEvent) -> tuple[str, tuple[str, ...], bytes] | None:
+def params(event: LogEvent, method: str, namespace: tuple[str, ...]) -> bytes | None:
+    """The params JSON of a record `head` named (None: a lifecycle record with no
+    protocol event). Protocol records are stored as the bytes they are sent as."""
+    if event.mode == V2_MODE:
+        return event.data
+    if event.mode == LIFECYCLE:
+        return _root_lifecycle(event)
+    return _classic_params(method, namespace, event.data)
+
+
+def _root_lifecycle(event: LogEvent) -> bytes | None:
     record = orjson.loads(event.data)
     status = record.get("status")
     phase = "interrupted" if status == "success" and record.get("interrupted") else _ROOT_STATUS.get(status)
@@ -134,7 +143,7 @@ def _root_lifecycle(event: LogEvent) -> tuple[str, tuple[str, ...], bytes] | Non
     data: dict[str, Any] = {"event": phase, "graph_name": record.get("graph_id")}
     if phase == "failed" and record.get("error") is not None:
         data["error"] = record["error"]
-    return "lifecycle", (), orjson.dumps({"namespace": [], "timestamp": _iso_ms(record.get("timestamp")), "data": data})
+    return orjson.dumps({"namespace": [], "timestamp": _iso_ms(record.get("timestamp")), "data": data})
 
 
 def _classic_params(method: str, namespace: tuple[str, ...], data: bytes) -> bytes:
@@ -154,10 +163,8 @@ def _classic_params(method: str, namespace: tuple[str, ...], data: bytes) -> byt
 
 
 def _iso_ms(value: Any) -> int:
-    import datetime as dt
-
     try:
-        return int(dt.datetime.fromisoformat(value).timestamp() * 1000)
+        return int(parse_iso(value) * 1000)
     except (TypeError, ValueError):
         return 0
 
@@ -166,30 +173,38 @@ def _iso_ms(value: Any) -> int:
 class Envelope:
     method: str  # as filters see it: custom:<name> for a named custom event
     namespace: tuple[str, ...]
-    seq: int
+    position: EventId
     data: bytes  # the whole envelope as sent, one line of JSON
 
     @property
     def wire_method(self) -> str:
-        return "custom" if self.method.startswith("custom:") else self.method
+        return _wire_method(self.method)
+
+    @property
+    def seq(self) -> int:
+        return self.position.to_seq()
 
 
 def envelope(position: EventId, method: str, namespace: tuple[str, ...], params: bytes) -> Envelope:
     """The event as the protocol sends it."""
-    wire_method = "custom" if method.startswith("custom:") else method
-    seq = position.to_seq()
-    data = b"".join((b'{"type":"event","event_id":"', str(position).encode(), b'","seq":', str(seq).encode(), b',"method":"', wire_method.encode(), b'","params":', params, b"}"))
-    return Envelope(method, namespace, seq, data)
+    data = b"".join((b'{"type":"event","event_id":"', str(position).encode(), b'","seq":', str(position.to_seq()).encode(), b',"method":"', _wire_method(method).encode(), b'","params":', params, b"}"))
+    return Envelope(method, namespace, position, data)
+
+
+def _wire_method(method: str) -> str:
+    """A named custom event goes out as `custom` (its name is in its params)."""
+    return "custom" if method.startswith("custom:") else method
 
 
 def selector(wanted: Filter) -> Any:
     """A tail selector picking what `wanted` accepts, as (method, namespace, params)."""
 
     def select(event: LogEvent) -> tuple[tuple[str, tuple[str, ...], bytes] | None, bool]:
-        shown = view(event)
-        if shown is None or not wanted.accepts(shown[0], shown[1]):
+        named = head(event)
+        if named is None or not wanted.accepts(*named):
             return None, False
-        return shown, False
+        rendered = params(event, *named)
+        return (None if rendered is None else (*named, rendered)), False
 
     return select
 
@@ -205,9 +220,6 @@ async def events(log_: EventLog, thread_id: str, after: EventId, wanted: Filter,
 async def sse_events(log_: EventLog, thread_id: str, after: EventId, wanted: Filter, *, shutdown: trio.Event, heartbeat: float) -> AsyncGenerator[bytes, None]:
     """The SSE body of `POST /threads/{t}/stream/events`: `event: <method>`, the envelope
     as `data`, the seq as `id`, and heartbeats on quiet streams."""
-    async with aclosing(events(log_, thread_id, after, wanted, shutdown=shutdown, heartbeat=heartbeat)) as batches:
-        async for batch in batches:
-            if not batch:
-                yield HEARTBEAT
-            else:
-                yield b"".join(b"event: %s\r\ndata: %s\r\nid: %d\r\n\r\n" % (e.wire_method.encode(), e.data, e.seq) for e in batch)
+    batches = events(log_, thread_id, after, wanted, shutdown=shutdown, heartbeat=heartbeat)
+    async for chunk in sse_chunks(batches, lambda e: frame(e.wire_method, e.data, e.seq)):
+        yield chunk

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import trio
@@ -194,6 +194,19 @@ class EventLog:
                 self._batches.clear()
             self._batches[thread_id] = (after, batch)
         return batch
+
+    def iter_after(self, thread_id: str, after: EventId, until: EventId | None = None) -> Iterator[tuple[EventId, LogEvent]]:
+        """Every event after `after` (up to and including `until`), read in batches: what
+        is in the log now, for a caller that does not follow it."""
+        while until is None or after < until:
+            batch = self.read_after(thread_id, after)
+            if not batch:
+                return
+            for position, event in batch:
+                if until is not None and position > until:
+                    return
+                yield position, event
+            after = batch[-1][0]
 
     def first_id(self, thread_id: str) -> EventId | None:
         got = self.read_after(thread_id, EventId.ZERO, limit=1)

@@ -18,6 +18,7 @@ from trioserver.runtime.crons import (
     Crons,
     is_active,
     next_run,
+    run_creator,
     run_payload,
     run_scheduler,
     validate_schedule,
@@ -82,15 +83,15 @@ def test_is_active_and_payload():
 # -- the scheduler, on a mock clock --------------------------------------------------------
 
 
-def run_with_scheduler(tmp_path, body, *, fail: bool = False) -> list[tuple[float, str | None, dict]]:
-    """Run `body(crons, now)` next to a scheduler whose runs are recorded as (minutes, thread_id, payload)."""
-    made: list[tuple[float, str | None, dict]] = []
+def run_with_scheduler(tmp_path, body, *, fail: bool = False) -> list[tuple[float, str | None, dict, dict | None]]:
+    """Run `body(crons, now)` next to a scheduler whose runs are recorded as (minutes, thread_id, payload, creator)."""
+    made: list[tuple[float, str | None, dict, dict | None]] = []
 
     def now() -> dt.datetime:
         return BASE + dt.timedelta(seconds=trio.current_time())
 
-    async def create_run(thread_id, payload):
-        made.append((trio.current_time() / 60, thread_id, payload))
+    async def create_run(thread_id, payload, creator):
+        made.append((trio.current_time() / 60, thread_id, payload, creator))
         if fail:
             raise Invalid("rejected")
 
@@ -120,8 +121,28 @@ def test_scheduler_fires_each_tick(tmp_path):
         assert stored.next_run_date == (BASE + dt.timedelta(minutes=20)).isoformat()
 
     made = run_with_scheduler(tmp_path, body)
-    assert [round(m, 3) for m, _, _ in made] == [5, 10, 15]
-    assert all(thread_id is None and payload["metadata"] == {"m": 1} for _, thread_id, payload in made)
+    assert [round(m, 3) for m, *_ in made] == [5, 10, 15]
+    assert all(thread_id is None and payload["metadata"] == {"m": 1} and creator is None for _, thread_id, payload, creator in made)
+
+
+def test_a_ticks_run_acts_for_the_crons_creator(tmp_path):
+    """The creator reaches create_run beside the payload: what a client stored in the payload
+    (the key that once carried it included) cannot change whom the run acts for."""
+    alice = {"identity": "alice", "permissions": ["write"], "display_name": "Alice"}
+    forged = {"__trioserver_cron_user__": {"identity": "bob", "permissions": ["admin"]}, "metadata": {"by": "client"}}
+    assert run_creator(_cron(creator=alice, user_id="alice")) == alice
+    assert run_creator(_cron(user_id="carol")) == {"identity": "carol"}
+    assert run_creator(_cron()) is None
+    assert run_creator(_cron(user_id="")) is None
+
+    async def body(crons, now):
+        await crons.put(_cron(thread_id="a", creator=alice, user_id="alice", payload=forged))
+        await crons.put(_cron(thread_id="c", user_id="carol", payload=forged))
+        await crons.put(_cron(thread_id="n", payload=forged))
+        await trio.sleep(6 * 60)
+
+    creators = {thread_id: creator for _, thread_id, _, creator in run_with_scheduler(tmp_path, body)}
+    assert creators == {"a": alice, "c": {"identity": "carol"}, "n": None}
 
 
 def test_scheduler_runs_overdue_once_then_continues(tmp_path):
@@ -131,7 +152,7 @@ def test_scheduler_runs_overdue_once_then_continues(tmp_path):
         await trio.sleep(61 * 60)
 
     made = run_with_scheduler(tmp_path, body)
-    assert [round(m, 3) for m, _, _ in made] == [0, 60]
+    assert [round(m, 3) for m, *_ in made] == [0, 60]
     assert made[0][1] == "t"
 
 
@@ -140,7 +161,7 @@ def test_scheduler_stops_at_end_time(tmp_path):
         await crons.put(_cron(end_time=(BASE + dt.timedelta(minutes=12)).isoformat()))
         await trio.sleep(30 * 60)
 
-    assert [round(m, 3) for m, _, _ in run_with_scheduler(tmp_path, body)] == [5, 10]
+    assert [round(m, 3) for m, *_ in run_with_scheduler(tmp_path, body)] == [5, 10]
 
 
 def test_scheduler_wakes_on_change(tmp_path):
@@ -154,7 +175,7 @@ def test_scheduler_wakes_on_change(tmp_path):
 
     made = run_with_scheduler(tmp_path, body)
     # Fired at 2 s (not at the 60 s re-read), then every second until disabled.
-    assert [round(m * 60, 3) for m, _, _ in made] == [2]
+    assert [round(m * 60, 3) for m, *_ in made] == [2]
 
 
 def test_scheduler_survives_rejected_runs(tmp_path):

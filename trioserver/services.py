@@ -28,7 +28,7 @@ from .guard import critical, guarded
 from .protocols.classic import ClassicStreams
 from .runtime.assistants import Assistants
 from .runtime.bridge import AsyncioBridge
-from .runtime.crons import CRON_USER, Crons, run_scheduler
+from .runtime.crons import Crons, run_scheduler
 from .runtime.drive import Driver, RunDriver
 from .runtime.graphs import Graphs, GraphSpec
 from .runtime.queue import RunQueue
@@ -143,9 +143,8 @@ async def open_services(settings: Settings, specs: dict[str, GraphSpec]) -> Asyn
     try:
         svc = build_services(settings, specs, store, bridge)
 
-        async def create_cron_run(thread_id: str | None, payload: dict[str, Any]) -> Any:
+        async def create_cron_run(thread_id: str | None, payload: dict[str, Any], creator: dict[str, Any] | None) -> Any:
             # The run acts for the cron's creator, as in the reference: its handlers run, its graph sees that user.
-            creator = payload.pop(CRON_USER, None)
             with acting_as(Principal.from_run_auth(creator) if creator else None):
                 return await svc.runs.create(thread_id, RunRequest.parse(payload))
 

@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 UTC = dt.UTC
 # Re-read the crons at least this often (seconds), so a wall-clock jump cannot delay a tick for long.
 MAX_SLEEP = 60.0
-# The key of a tick's payload holding the cron's creator, whom its run acts for (never a client's).
-CRON_USER = "__trioserver_cron_user__"
 
 
 @attrs.define
@@ -105,9 +103,6 @@ def is_active(cron: Cron, now: dt.datetime) -> bool:
 def run_payload(cron: Cron) -> dict[str, Any]:
     """The run request a tick submits: the stored payload, with the reference's adjustments."""
     payload = copy.deepcopy(cron.payload)
-    payload.pop(CRON_USER, None)
-    if cron.creator or cron.user_id:
-        payload[CRON_USER] = cron.creator or {"identity": cron.user_id}
     if cron.on_run_completed == "keep":
         payload.setdefault("on_completion", "keep")
     payload["metadata"] = {**(cron.metadata or {}), **(payload.get("metadata") or {})}
@@ -116,6 +111,14 @@ def run_payload(cron: Cron) -> dict[str, Any]:
         configurable = (payload.get("config") or {}).get("configurable") or {}
         configurable.pop("cron_id", None)
     return payload
+
+
+def run_creator(cron: Cron) -> dict[str, Any] | None:
+    """Whom a tick's run acts for: the cron's creator (never anything in its payload, which a
+    client wrote); a bare identity for a cron stored with only a user id; None without one."""
+    if cron.creator or cron.user_id:
+        return cron.creator or {"identity": cron.user_id}
+    return None
 
 
 # -- storage ---------------------------------------------------------------------------
@@ -216,7 +219,8 @@ class Crons:
 
 # -- the scheduler -----------------------------------------------------------------------
 
-CreateRun = Callable[[str | None, dict[str, Any]], Awaitable[Any]]
+# create_run(thread_id, payload, creator): creator is `run_creator(cron)`.
+CreateRun = Callable[[str | None, dict[str, Any], dict[str, Any] | None], Awaitable[Any]]
 
 
 def _wall_now() -> dt.datetime:
@@ -230,8 +234,9 @@ async def run_scheduler(
     now: Callable[[], dt.datetime] = _wall_now,
     task_status=trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Fire due crons until cancelled. `create_run(thread_id, payload)` has the semantics of
-    `api.runs.create_run` (thread_id None: a new thread per tick). `now` is the wall clock.
+    """Fire due crons until cancelled. `create_run(thread_id, payload, creator)` has the semantics
+    of `api.runs.create_run` (thread_id None: a new thread per tick), made as `creator` (the
+    cron's, see `run_creator`). `now` is the wall clock.
 
     Reports its cancel scope as started (`scope = await nursery.start(run_scheduler, ...)`),
     so the owner can stop it before the executor shuts down."""
@@ -262,7 +267,7 @@ async def run_scheduler(
 async def fire(crons: Crons, create_run: CreateRun, cron: Cron, current: dt.datetime) -> None:
     """Create the cron's run for this tick, then move its next run date past `current`."""
     try:
-        await create_run(cron.thread_id, run_payload(cron))
+        await create_run(cron.thread_id, run_payload(cron), run_creator(cron))
     except Exception:  # a rejected run (thread busy, deleted assistant) must not stop the scheduler
         log.exception("cron %s: could not create its run", cron.cron_id)
     try:

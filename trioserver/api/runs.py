@@ -46,7 +46,7 @@ def register(app: Quart, svc: Services) -> None:
         return await svc.runs.create(thread_id, request_), request_
 
     def stream_new(run: Run, request_: RunRequest) -> Response:
-        after = EventId.parse(run.log_start) if run.log_start else EventId.ZERO
+        after = run.start_position
         body = streams.run_events(run, after, None, cancel_on_disconnect=request_.on_disconnect == "cancel")
         return sse_response(body, headers=run_paths(run))
 
@@ -63,7 +63,7 @@ def register(app: Quart, svc: Services) -> None:
         """Join a run's stream: from its start (we keep everything), or after `Last-Event-ID`."""
         after = last_event_id()
         if after is None or after == EventId.ZERO:
-            after = EventId.parse(run.log_start) if run.log_start else EventId.ZERO
+            after = run.start_position
         modes = query_list("stream_mode") or None
         body = streams.run_events(run, after, modes, cancel_on_disconnect=query_bool("cancel_on_disconnect"))
         return sse_response(body, headers=run_paths(run))

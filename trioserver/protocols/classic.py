@@ -58,30 +58,31 @@ class ClassicStreams:
         A newline goes out every heartbeat interval meanwhile, so proxies keep the
         connection open (JSON parsers skip leading whitespace)."""
         result = RunResult()
-        try:
-            async with aclosing(self.follow_run(run, result)) as items:
-                async for item in items:
-                    if item is None:
-                        yield b"\n"
-        finally:
-            if not result.finished:
-                await self.abandoned(run, "wait", cancel_on_disconnect)
+        async with aclosing(self.follow_run(run, result, "wait", cancel_on_disconnect)) as items:
+            async for item in items:
+                if item is None:
+                    yield b"\n"
         if result.finished:
             yield result.body(lambda: self.thread_values(run))
 
-    async def follow_run(self, run: Run, result: RunResult) -> AsyncGenerator[LogEvent | None, None]:
+    async def follow_run(self, run: Run, result: RunResult, what: str, cancel_if_abandoned: bool) -> AsyncGenerator[LogEvent | None, None]:
         """The run's events from its start to its end, each absorbed into `result` (None
-        for a heartbeat interval without any); `result.finished` once the end was seen."""
-        after = EventId.parse(run.log_start) if run.log_start else EventId.ZERO
-        selected = tail_selected(self.log, run.thread_id, after, run_selector(run.run_id, None), shutdown=self.shutdown, heartbeat=self.heartbeat)
-        async with aclosing(selected) as batches:
-            async for batch in batches:
-                if not batch:
-                    yield None
-                for _, event, _ in batch:
-                    result.absorb(event)
-                    yield event
-        result.finished = not self.shutdown.is_set()
+        for a heartbeat interval without any); `result.finished` once the end was seen.
+        A reader that leaves first is `abandoned` (logged as `what`; the run is cancelled
+        when `cancel_if_abandoned`)."""
+        selected = tail_selected(self.log, run.thread_id, run.start_position, run_selector(run.run_id, None), shutdown=self.shutdown, heartbeat=self.heartbeat)
+        try:
+            async with aclosing(selected) as batches:
+                async for batch in batches:
+                    if not batch:
+                        yield None
+                    for _, event, _ in batch:
+                        result.absorb(event)
+                        yield event
+            result.finished = not self.shutdown.is_set()
+        finally:
+            if not result.finished:
+                await self.abandoned(run, what, cancel_if_abandoned)
 
     def thread_values(self, run: Run) -> Any:
         thread = self.tables.get_thread(run.thread_id)

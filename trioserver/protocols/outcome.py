@@ -51,14 +51,10 @@ async def run_outcome(
 async def run_events(streams: ClassicStreams, run: Run, *, cancel_if_abandoned: bool = False) -> AsyncGenerator[LogEvent | Outcome, None]:
     """The run's events as they are appended, then (last) its `Outcome`."""
     result = RunResult()
-    try:
-        async with aclosing(streams.follow_run(run, result)) as items:
-            async for item in items:
-                if item is not None:
-                    yield item
-    finally:
-        if not result.finished:
-            await streams.abandoned(run, "call", cancel_if_abandoned)
+    async with aclosing(streams.follow_run(run, result, "call", cancel_if_abandoned)) as items:
+        async for item in items:
+            if item is not None:
+                yield item
     body = orjson.loads(result.body(lambda: streams.thread_values(run)))
     if isinstance(body, dict) and "__error__" in body:
         yield Outcome(values=None, error=body["__error__"], finished=result.finished)

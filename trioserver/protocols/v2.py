@@ -35,7 +35,7 @@ from ..streaming.tail import tail_selected
 log = logging.getLogger(__name__)
 
 CHANNELS = ("values", "updates", "messages", "tools", "lifecycle", "input", "checkpoints", "tasks", "custom")
-_ROOT_STATUS = {"running": "running", "success": "completed", "error": "failed", "timeout": "failed", "interrupted": "interrupted"}
+ROOT_STATUS = {"running": "running", "success": "completed", "error": "failed", "timeout": "failed", "interrupted": "interrupted"}
 _CLASSIC = frozenset({"values", "updates", "custom"})
 
 
@@ -137,7 +137,7 @@ def params(event: LogEvent, method: str, namespace: tuple[str, ...]) -> bytes | 
 def _root_lifecycle(event: LogEvent) -> bytes | None:
     record = orjson.loads(event.data)
     status = record.get("status")
-    phase = "interrupted" if status == "success" and record.get("interrupted") else _ROOT_STATUS.get(status)
+    phase = "interrupted" if status == "success" and record.get("interrupted") else ROOT_STATUS.get(status)
     if phase is None:  # pending (handed back to the queue) or rollback: no protocol event
         return None
     data: dict[str, Any] = {"event": phase, "graph_name": record.get("graph_id")}

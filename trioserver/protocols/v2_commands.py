@@ -22,7 +22,7 @@ from ..errors import ServerError
 from ..runtime.protocol_events import V2_MODE, split_name
 from ..runtime.runs import MULTITASK, RunRequest
 from ..storage.records import Run, Thread
-from .v2 import BadFilter, Filter, parse_filter
+from .v2 import ROOT_STATUS, BadFilter, Filter, is_count, parse_filter
 
 if TYPE_CHECKING:
     from ..services import Services
@@ -54,7 +54,7 @@ ENVELOPE_ERROR = "Protocol commands must include an integer id and string method
 
 def check_envelope(command: Any) -> dict[str, Any] | None:
     """None when `command` is a command; else the error answer (an HTTP 400 body)."""
-    if isinstance(command, dict) and isinstance(command.get("id"), int) and not isinstance(command.get("id"), bool) and command["id"] >= 0 and isinstance(command.get("method"), str):
+    if isinstance(command, dict) and is_count(command.get("id")) and isinstance(command.get("method"), str):
         return None
     command_id = command.get("id") if isinstance(command, dict) and isinstance(command.get("id"), int) else None
     return failure(command_id, "invalid_argument", ENVELOPE_ERROR)
@@ -113,9 +113,10 @@ class Commands:
         given = params.get("config")
         config: dict[str, Any] = given if isinstance(given, dict) else {}
         configurable = dict(config.get("configurable") or {})
-        checkpoint_id = configurable.pop("checkpoint_id", None)
-        if checkpoint_id is not None and ids.parse_uuid(checkpoint_id) is None:
-            raise CommandError("invalid_argument", f"Invalid config.configurable.checkpoint_id: {checkpoint_id!r}.")
+        given_checkpoint = configurable.pop("checkpoint_id", None)
+        checkpoint_id = ids.parse_uuid(given_checkpoint) if given_checkpoint is not None else None
+        if given_checkpoint is not None and checkpoint_id is None:
+            raise CommandError("invalid_argument", f"Invalid config.configurable.checkpoint_id: {given_checkpoint!r}.")
         strategy = params.get("multitask_strategy") or params.get("multitaskStrategy")
         body: dict[str, Any] = {
             "assistant_id": assistant_id,
@@ -127,13 +128,13 @@ class Commands:
             "stream_mode": V2_STREAM_MODES,
         }
         graph_input = params.get("input")
-        thread = await self._settled_thread(thread_id) if graph_input is not None else self.svc.tables.get_thread(thread_id)
-        if graph_input is not None and thread is not None and thread.interrupts:
+        thread = await self._settled_thread(thread_id) if graph_input is not None else None
+        if thread is not None and thread.interrupts:
             body["command"] = {"resume": graph_input}  # a run.start on an interrupted thread resumes it
         else:
             body["input"] = graph_input
         if checkpoint_id is not None:
-            body["checkpoint_id"] = str(ids.parse_uuid(checkpoint_id))
+            body["checkpoint_id"] = str(checkpoint_id)
         run = await self._create(thread_id, body)
         return {"run_id": run.run_id}
 
@@ -193,14 +194,15 @@ class Commands:
             wanted = parse_filter(params)
         except BadFilter:
             raise CommandError("invalid_argument", f"{method} received an unsupported channel.") from None
-        since = None
+        since: int | None = None
         if method == "subscription.reconnect":
-            since = params.get("since")
-            if not (isinstance(since, int) and not isinstance(since, bool) and since >= 0):
+            if not is_count(params.get("since")):
                 raise CommandError("invalid_argument", "subscription.reconnect requires an integer since >= 0.")
+            since = int(params["since"])
             first = self.svc.log.first_id(thread_id)
-            if first is not None and since > 0 and since + 1 < first.to_seq():
-                raise CommandError("resume_gap", "Events after since were pruned.", since=since, min_available_seq=first.to_seq())
+            oldest = first.to_seq() if first is not None else None
+            if oldest is not None and since > 0 and since + 1 < oldest:
+                raise CommandError("resume_gap", "Events after since were pruned.", since=since, min_available_seq=oldest)
         given = params.get("subscription_id")
         sub_id = given if isinstance(given, str) else str(uuid.uuid4())
         if subscribe is None:
@@ -217,7 +219,7 @@ class Commands:
             raise CommandError("no_such_run", "No run has been started on this thread.")
         run = runs[-1]
         root: dict[str, Any] = {"namespace": [], "status": _tree_status(run.status), "graph_name": run.graph_id, "children": {}}
-        after = ids.EventId.parse(run.log_start) if run.log_start else ids.EventId.ZERO
+        after = run.start_position
         while True:
             batch = self.svc.log.read_after(thread_id, after)
             if not batch:
@@ -260,7 +262,8 @@ def _pending_interrupts(thread: Thread | None) -> set[str]:
 
 
 def _tree_status(run_status: str) -> str:
-    return {"pending": "started", "running": "running", "success": "completed", "error": "failed", "timeout": "failed", "interrupted": "interrupted"}.get(run_status, "running")
+    """A run's status as the tree shows its root: the lifecycle phases, `started` while it waits."""
+    return "started" if run_status == "pending" else ROOT_STATUS.get(run_status, "running")
 
 
 def _tree_json(node: dict[str, Any]) -> dict[str, Any]:

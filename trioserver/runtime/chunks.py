@@ -24,6 +24,7 @@ from langgraph.types import Command, Send
 
 from .. import jsonenc
 from ..storage.records import LogEvent
+from .protocol_events import record_name
 from .state import checkpoint_ref
 
 STREAM_MODES = frozenset(
@@ -89,7 +90,7 @@ class ChunkEncoder:
         self.completed: set[str] = set()
 
     def _out(self, mode: str, base: str, ns: tuple[str, ...] | None, payload: Any) -> None:
-        event = f"{base}|{'|'.join(ns)}" if self.subgraphs and ns else base
+        event = record_name(base, ns if self.subgraphs and ns else ())
         data = payload if isinstance(payload, bytes) else jsonenc.dumps(payload)
         self.emit(LogEvent(self.run_id, event, mode, data))
 

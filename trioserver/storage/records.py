@@ -12,6 +12,8 @@ import attrs
 import cattrs
 import cbor2
 
+from ..ids import EventId
+
 converter = cattrs.Converter()
 
 
@@ -75,6 +77,11 @@ class Run:
     # Position of the log just before this run was created: its events all come after.
     log_start: str | None = None
     attempt: int = 1
+
+    @property
+    def start_position(self) -> EventId:
+        """Where a reader of this run's events starts (`log_start`, or the log's start)."""
+        return EventId.parse(self.log_start) if self.log_start else EventId.ZERO
 
     def public(self) -> dict[str, Any]:
         """The run as the API (and its webhook) shows it: the reference's keys, in its order.

@@ -21,6 +21,7 @@ from . import patches
 from .api.mcp import MCP_PATH, AsgiApp, McpEndpoint, Receive, Scope, Send
 from .app import create_app
 from .guard import guarded
+from .heap import freeze_startup_objects
 from .runtime.graphs import GraphSpec
 from .services import Services, Settings, open_services
 
@@ -51,6 +52,7 @@ async def run_server(specs: dict[str, GraphSpec], settings: Settings, *, host: s
     config = hypercorn_config(host, port, tls)
     async with open_services(settings, specs) as svc:
         app = create_app(svc)
+        freeze_startup_objects()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(guarded, "socket write watchdog", patches.drop_stalled_writers, settings.write_timeout)
             mcp = McpEndpoint(svc, nursery)  # its session managers run in this nursery, once used

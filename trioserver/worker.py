@@ -24,6 +24,7 @@ import outcome
 import trio
 
 from .guard import critical
+from .heap import freeze_startup_objects
 from .runtime.bridge import AsyncioBridge
 from .runtime.drive import Driver
 from .runtime.graphs import Graphs, load_config
@@ -133,6 +134,7 @@ async def worker_main(fd: int, config: str, data_dir: str, durability: str, api_
         graphs = Graphs(load_config(config), checkpointer=checkpointer, kvstore=LmdbStore(store))
         forwarding = ForwardingLog(channel)
         driver = Driver(bridge=bridge, graphs=graphs, log=forwarding, checkpointer=checkpointer, api_url=api_url)  # type: ignore[arg-type]
+        freeze_startup_objects()
         async with trio.open_nursery() as storage:
             await storage.start(critical, "worker's storage writer", store.run_writer)
             await serve(channel, driver, forwarding)

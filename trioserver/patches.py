@@ -16,11 +16,14 @@ upgrade that breaks one fails loudly instead of silently leaking connections.
    longer than the write timeout; a client dropped this way resumes with
    `Last-Event-ID`. A watchdog rather than a deadline per write: deadlines cost a heap
    operation on every chunk sent to every subscriber.
+3. A socket write the kernel takes whole goes straight to it (`_write_now`), without
+   trio's stream machinery; what does not fit takes the timed path of fix 2.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import weakref
 from importlib.metadata import version
 from typing import Any
@@ -65,12 +68,23 @@ def bound_socket_writes() -> None:
         if not isinstance(event, RawData):
             await original(self, event)
             return
+        data = event.data
+        if not self.send_lock.locked() and isinstance(self.stream, trio.SocketStream):
+            try:
+                sent = _write_now(self.stream, data)
+            except OSError:
+                await self.protocol.handle(Closed())
+                return
+            if sent == len(data):
+                await trio.lowlevel.cancel_shielded_checkpoint()  # stay fair to the other tasks, as send_all is
+                return
+            data = data[sent:]
         async with self.send_lock:
             self.write_started = trio.current_time()  # type: ignore[attr-defined]
             _writing.add(self)
             try:
                 with trio.CancelScope(shield=True):
-                    await self.stream.send_all(event.data)
+                    await self.stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 await self.protocol.handle(Closed())
             finally:
@@ -78,6 +92,22 @@ def bound_socket_writes() -> None:
 
     protocol_send._original = original  # type: ignore[attr-defined]
     TCPServer.protocol_send = protocol_send  # type: ignore[method-assign]
+
+
+def _write_now(stream: trio.SocketStream, data: bytes) -> int:
+    """Fix 3: the bytes of `data` the kernel takes at once (0 when its buffer is full).
+
+    Most writes fit in the socket buffer, and for those `send_all` with its lock,
+    shielded scope and conflict checks cost four times the system call (15 us against
+    3.5 us measured, paid for every chunk to every subscriber). Only a write that does
+    not fit whole takes that path. Raises OSError when the connection is gone."""
+    fd = stream.socket.fileno()
+    if fd < 0:
+        raise OSError("socket closed")
+    try:
+        return os.write(fd, data)
+    except BlockingIOError:
+        return 0
 
 
 async def drop_stalled_writers(write_timeout: float) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..runtime.lifecycle import RUN_STATUSES, THREAD_STATUSES
+
 STREAM_MODES = ["values", "updates", "messages", "messages-tuple", "custom", "debug", "events", "tasks", "checkpoints"]
 MULTITASK = ["reject", "rollback", "interrupt", "enqueue"]
 
@@ -38,6 +40,7 @@ BOOL = {"type": "boolean"}
 NUM = {"type": "number"}
 UUID = {"type": "string", "format": "uuid"}
 TIME = {"type": "string", "format": "date-time"}
+THREAD_STATUS = {"type": "string", "enum": list(THREAD_STATUSES)}
 ANY: dict[str, Any] = {}
 OBJECT = {"type": "object", "additionalProperties": True}
 NODES = {"anyOf": [{"type": "string", "enum": ["*"]}, arr(STR)], "description": "Node names, or `*` for every node."}
@@ -134,7 +137,7 @@ SCHEMAS: dict[str, Any] = {
     "Thread": obj(
         {
             "thread_id": UUID, "created_at": TIME, "updated_at": TIME, "state_updated_at": TIME, "metadata": OBJECT,
-            "status": {"type": "string", "enum": ["idle", "busy", "interrupted", "error"]}, "config": OBJECT,
+            "status": THREAD_STATUS, "config": OBJECT,
             "values": nullable(ANY), "error": nullable(ANY), "interrupts": OBJECT,
         },
         required=("thread_id", "created_at", "updated_at", "metadata", "status"),
@@ -150,7 +153,7 @@ SCHEMAS: dict[str, Any] = {
     "ThreadPatch": obj({"metadata": OBJECT}),
     "ThreadSearch": obj(
         {
-            "ids": arr(UUID), "metadata": OBJECT, "values": OBJECT, "status": {"type": "string", "enum": ["idle", "busy", "interrupted", "error"]},
+            "ids": arr(UUID), "metadata": OBJECT, "values": OBJECT, "status": THREAD_STATUS,
             **_PAGE, "sort_by": STR, "sort_order": {"type": "string", "enum": ["asc", "desc"]}, "select": arr(STR),
         }
     ),  # fmt: skip
@@ -182,7 +185,7 @@ SCHEMAS: dict[str, Any] = {
     "Run": obj(
         {
             "run_id": UUID, "thread_id": UUID, "assistant_id": UUID, "metadata": OBJECT,
-            "status": {"type": "string", "enum": ["pending", "running", "success", "error", "timeout", "interrupted"]},
+            "status": {"type": "string", "enum": list(RUN_STATUSES)},
             "kwargs": OBJECT, "multitask_strategy": {"type": "string", "enum": MULTITASK}, "created_at": TIME, "updated_at": TIME,
             "langsmith_session_name": nullable(STR),
         },

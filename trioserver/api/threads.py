@@ -9,6 +9,7 @@ from quart import Quart, Response
 from .. import ids
 from ..auth import ALL, Filter
 from ..errors import Conflict, Invalid, NotFound
+from ..runtime.lifecycle import THREAD_STATUSES
 from ..runtime.threads import NoGraph
 from ..services import Services
 from ..storage.records import Thread
@@ -52,7 +53,7 @@ def _filtered_threads(svc: Services, body: dict[str, Any], allowed: Filter = ALL
     of those the caller's `threads:search` filter lets it see."""
     metadata = field(body, "metadata", dict, None)
     values = field(body, "values", dict, None)
-    status = field(body, "status", str, None, choices=("idle", "busy", "interrupted", "error"))
+    status = field(body, "status", str, None, choices=THREAD_STATUSES)
     wanted_ids = field(body, "ids", list, None)
     threads = [t for t in svc.tables.all_threads() if not t.temporary]
     if wanted_ids is not None:

@@ -30,7 +30,7 @@ from ..storage.records import LogEvent, Run, Thread
 
 PENDING, RUNNING = "pending", "running"
 FINAL_STATUSES = frozenset({"success", "error", "timeout", "interrupted"})
-RUN_STATUSES = frozenset({PENDING, RUNNING}) | FINAL_STATUSES
+RUN_STATUSES = (PENDING, RUNNING, "success", "error", "timeout", "interrupted")  # in the order the API documents them
 THREAD_STATUSES = ("idle", "busy", "interrupted", "error")
 
 _RUN_TRANSITIONS: dict[str, frozenset[str]] = {

@@ -155,14 +155,7 @@ class Authorizer:
         key = (resource, action)
         if key in self._handlers:
             return self._handlers[key]
-        auth = self.auth
-        found = None
-        for candidate in (key, (resource, "*"), ("*", action), ("*", "*")):
-            if candidate in auth._handlers:
-                found = auth._handlers[candidate][-1]
-                break
-        if found is None and auth._global_handlers:
-            found = auth._global_handlers[-1]
+        found = find_handler(self.auth, resource, action)
         caller = Caller(found) if found is not None else None
         self._handlers[key] = caller
         return caller
@@ -179,3 +172,13 @@ def authenticate_parameters(fn: Any) -> frozenset[str]:
             f"authenticate has unsupported required parameters: {', '.join(unknown)}. Supported: {', '.join(sorted(AUTHENTICATE_PARAMETERS))}"
         )
     return frozenset(name for name in signature.parameters if name in AUTHENTICATE_PARAMETERS)
+
+
+def find_handler(auth: Any, resource: str, action: str) -> Any | None:
+    """The handler a `langgraph_sdk.Auth` runs for (resource, action), as the reference
+    picks it: (resource, action), (resource, *), (*, action), (*, *), then the global one
+    (the last registered of each); None when none covers it (the request is allowed)."""
+    for candidate in ((resource, action), (resource, "*"), ("*", action), ("*", "*")):
+        if candidate in auth._handlers:
+            return auth._handlers[candidate][-1]
+    return auth._global_handlers[-1] if auth._global_handlers else None

@@ -11,7 +11,6 @@ they concern LangSmith Studio and LangSmith deployments, which are not served he
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import logging
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import attrs
 
 from ..pyfile import FileImportError, import_file
+from .authorize import find_handler
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +93,7 @@ def warn_fails_open(auth: Any) -> None:
     as in the reference, which logs the same warning."""
     if not auth._handlers and not auth._global_handlers:
         return
-    if auth._global_handlers or ("*", "*") in auth._handlers:
-        return
-    missing = []
-    for resource, actions in KNOWN_ACTIONS.items():
-        for action in actions:
-            if not any(key in auth._handlers for key in ((resource, action), (resource, "*"), ("*", action))):
-                missing.append(f"{resource}.{action}")
+    missing = [f"{resource}.{action}" for resource, actions in KNOWN_ACTIONS.items() for action in actions if find_handler(auth, resource, action) is None]
     if missing:
         log.warning(
             "custom auth has no handler for %s: those requests are allowed without authorization checks. "

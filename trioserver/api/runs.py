@@ -38,6 +38,12 @@ def run_paths(run: Run) -> dict[str, str]:
     return {"Location": f"{base}/stream", "Content-Location": base}
 
 
+def join_paths(run: Run) -> dict[str, str]:
+    """Where a waited-for (or cancelled-and-waited) run's result can be joined."""
+    base = f"/threads/{run.thread_id}/runs/{run.run_id}"
+    return {"Location": f"{base}/join", "Content-Location": base}
+
+
 def register(app: Quart, svc: Services) -> None:
     streams = svc.classic
 
@@ -51,10 +57,7 @@ def register(app: Quart, svc: Services) -> None:
         return sse_response(body, headers=run_paths(run))
 
     def wait_response(run: Run, *, cancel: bool, location: bool = True) -> Response:
-        headers = {}
-        if location:
-            base = f"/threads/{run.thread_id}/runs/{run.run_id}"
-            headers = {"Location": f"{base}/join", "Content-Location": base}
+        headers = join_paths(run) if location else {}
         response = Response(streams.run_result(run, cancel_on_disconnect=cancel), status=200, content_type="application/json", headers=headers)
         response.timeout = None  # never cut by Quart's response timeout
         return response
@@ -160,8 +163,7 @@ def register(app: Quart, svc: Services) -> None:
         if not await svc.queue.cancel(run.thread_id, run.run_id, action=action, wait=wait):
             raise NotFound("No runs found to cancel.")
         if wait:
-            base = f"/threads/{run.thread_id}/runs/{run.run_id}"
-            return json_response({}, headers={"Location": f"{base}/join", "Content-Location": base})
+            return json_response({}, headers=join_paths(run))
         return empty_response(202)
 
     @app.post("/runs/cancel")

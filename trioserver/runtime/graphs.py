@@ -8,7 +8,6 @@ A graph spec is `./path/to/file.py:attr` (relative to the config file) or
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import inspect
 import json
 import os

@@ -24,7 +24,7 @@ from .. import __version__, ids
 from ..errors import ServerError
 from ..protocols import a2a
 from ..protocols.outcome import Outcome, run_events, run_outcome
-from ..runtime.runconfig import state_config
+from ..runtime.assistants import with_assistant_graph
 from ..runtime.runs import RunRequest
 from ..runtime.schemas import graph_schemas
 from ..services import Services
@@ -197,9 +197,7 @@ async def input_fields(svc: Services, assistant: Assistant) -> tuple[list[str], 
     """(required, all) input field names of the assistant's graph (the required sorted, all
     in the schema's order): from its input schema, or its state schema when the input
     cannot be rendered."""
-    config = state_config("", None, assistant)
-    graph = await svc.bridge.call(lambda: svc.graphs.build(assistant.graph_id, config), label=f"graph of assistant {assistant.assistant_id}")
-    schemas = graph_schemas(graph)
+    schemas = await with_assistant_graph(svc.bridge, svc.graphs, assistant, graph_schemas)
     schema = schemas["input_schema"] or schemas["state_schema"] or {}
     return sorted(schema.get("required") or []), list(schema.get("properties") or {})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from quart import Quart, Response, request
@@ -9,8 +10,7 @@ from quart import Quart, Response, request
 from .. import ids
 from ..auth import ALL, Filter
 from ..errors import Conflict, Invalid, NotFound
-from ..runtime.assistants import mirrored
-from ..runtime.runconfig import state_config
+from ..runtime.assistants import mirrored, with_assistant_graph
 from ..runtime.schemas import graph_schemas
 from ..services import Services
 from ..storage.records import Assistant
@@ -19,10 +19,8 @@ from .common import assistant_json, body_object, empty_response, field, json_res
 
 
 def register(app: Quart, svc: Services) -> None:
-    async def built_graph(assistant: Assistant) -> Any:
-        """The assistant's graph, built on the graph loop with the assistant's config."""
-        config = state_config("", None, assistant)
-        return await svc.bridge.call(lambda: svc.graphs.build(assistant.graph_id, config), label=f"graph of assistant {assistant.assistant_id}")
+    async def with_graph(assistant: Assistant, use: Callable[[Any], Any]) -> Any:
+        return await with_assistant_graph(svc.bridge, svc.graphs, assistant, use)
 
     @app.post("/assistants")
     async def create_assistant() -> Response:
@@ -173,8 +171,8 @@ def register(app: Quart, svc: Services) -> None:
 
     @app.get("/assistants/<assistant_id>/graph")
     async def assistant_graph(assistant_id: str) -> Response:
-        graph = await built_graph(await assistant_for(svc, assistant_id))
-        drawn = graph.get_graph(xray=_xray(request.args.get("xray"))).to_json()
+        xray = _xray(request.args.get("xray"))
+        drawn = await with_graph(await assistant_for(svc, assistant_id), lambda graph: graph.get_graph(xray=xray).to_json())
         for node in drawn.get("nodes", []):
             if isinstance(node.get("data"), dict):
                 node["data"].pop("id", None)  # as the reference: a node's Python class path is not shown
@@ -184,15 +182,14 @@ def register(app: Quart, svc: Services) -> None:
     @app.get("/assistants/<assistant_id>/subgraphs/<path:namespace>")
     async def assistant_subgraphs(assistant_id: str, namespace: str | None = None) -> Response:
         assistant = await assistant_for(svc, assistant_id)
-        graph = await built_graph(assistant)
         recurse = (request.args.get("recurse") or "").lower() in ("1", "true", "yes")
-        found = {ns: graph_schemas(subgraph) for ns, subgraph in graph.get_subgraphs(namespace=namespace, recurse=recurse)}
+        found = await with_graph(assistant, lambda graph: {ns: graph_schemas(subgraph) for ns, subgraph in graph.get_subgraphs(namespace=namespace, recurse=recurse)})
         return json_response(found)
 
     @app.get("/assistants/<assistant_id>/schemas")
     async def assistant_schemas(assistant_id: str) -> Response:
         assistant = await assistant_for(svc, assistant_id)
-        return json_response({"graph_id": assistant.graph_id, **graph_schemas(await built_graph(assistant))})
+        return json_response({"graph_id": assistant.graph_id, **await with_graph(assistant, graph_schemas)})
 
 
 def _xray(value: str | None) -> bool | int:

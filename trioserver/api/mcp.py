@@ -33,7 +33,7 @@ import trio
 from .. import __version__
 from ..errors import ServerError
 from ..protocols.outcome import run_outcome
-from ..runtime.runconfig import state_config
+from ..runtime.assistants import with_assistant_graph
 from ..runtime.runs import RunRequest
 from ..runtime.schemas import graph_schemas
 from ..services import Services
@@ -257,13 +257,11 @@ def tool_name(name: str) -> str:
 async def input_schema(svc: Services, assistant: Assistant) -> dict[str, Any] | None:
     """The assistant's input schema as a tool's `inputSchema` (None when the graph cannot
     render one): an object, with LangChain message lists offered as one message string."""
-    config = state_config("", None, assistant)
     try:
-        graph = await svc.bridge.call(lambda: svc.graphs.build(assistant.graph_id, config), label=f"graph of assistant {assistant.assistant_id}")
+        schema = (await with_assistant_graph(svc.bridge, svc.graphs, assistant, graph_schemas))["input_schema"]
     except Exception as exc:  # noqa: BLE001 - a graph that cannot be built is not offered
         log.warning("MCP: assistant %s is not offered as a tool: %s: %s", assistant.assistant_id, type(exc).__name__, exc)
         return None
-    schema = graph_schemas(graph)["input_schema"]
     if schema is None:
         return None
     simplify_messages(schema)

@@ -14,10 +14,22 @@ from typing import Any
 import orjson
 
 from .. import ids
+from ..auth.context import current_principal
 from ..errors import BadRequest, Conflict, Invalid, NotFound
 from ..storage.env import Store, Txn, combine
 from ..storage.records import Assistant, AssistantVersion
 from ..storage.tables import Tables
+from .bridge import AsyncioBridge
+from .graphs import INTROSPECT, Graphs
+from .runconfig import state_config
+
+
+async def with_assistant_graph(bridge: AsyncioBridge, graphs: Graphs, assistant: Assistant, use: Callable[[Any], Any]) -> Any:
+    """`use(graph)` on the graph loop, with the assistant's graph open (built with its
+    config, for introspection: schemas, drawing, subgraphs); returns what `use` returns."""
+    config = state_config("", None, assistant)
+    principal = current_principal()
+    return await bridge.call(lambda: graphs.use(assistant.graph_id, config, use, access=INTROSPECT, principal=principal), label=f"graph of assistant {assistant.assistant_id}")
 
 
 class Assistants:

@@ -23,7 +23,7 @@ from ..storage.eventlog import EventLog
 from ..storage.records import Assistant, LogEvent, Run
 from .bridge import AsyncioBridge, Backpressure, current_run
 from .chunks import ChunkEncoder, graph_stream_modes, to_command
-from .graphs import Graphs
+from .graphs import READ, RUN, Graphs
 from .protocol_events import ProtocolEncoder
 from .protocol_events import transformers as protocol_transformers
 from .runconfig import run_config, run_context
@@ -83,42 +83,45 @@ class Driver:
 
         async def produce(emit: Callable[[LogEvent], None]) -> None:  # on the graph loop
             current_run.set(run.run_id)
-            auth_context.current.set(auth_context.Principal.from_run_auth(kwargs["auth"]) if kwargs.get("auth") else None)  # get_auth_ctx() in the graph
+            principal = run_principal(run)
+            auth_context.current.set(principal)  # get_auth_ctx() in the graph
 
             def counted(event: LogEvent) -> None:
                 flow.sent += 1
                 emit(event)
 
-            graph: Any = await self.graphs.build(run.graph_id, config, stateless=run.temporary)  # options are built at run time
-            encoder = ChunkEncoder(run.run_id, run.stream_mode, run.stream_subgraphs, counted)
-            graph_input = await self._input(run, graph)
-            options: dict[str, Any] = dict(
-                stream_mode=graph_stream_modes(run.stream_mode),
-                subgraphs=run.stream_subgraphs,
-                interrupt_before=kwargs.get("interrupt_before"),
-                interrupt_after=kwargs.get("interrupt_after"),
-            )
-            if context:
-                options["context"] = context
-            if kwargs.get("durability"):
-                options["durability"] = kwargs["durability"]
-            if run.kwargs.get("protocol") == "v2":
-                await _drive_protocol(run, graph, graph_input, config, options, counted, flow)
-            elif "events" in run.stream_mode:
-                async for event in graph.astream_events(graph_input, config, version="v2", **options):
-                    encoder.stream_event(event)
-                    await flow.throttle()
-            else:
-                async for item in graph.astream(graph_input, config, **options):
-                    if run.stream_subgraphs:
-                        ns, mode, chunk = item
-                    else:
-                        (mode, chunk), ns = item, None
-                    encoder.graph_chunk(ns, mode, chunk)
-                    await flow.throttle()
-            encoder.finish()
-            if not run.temporary:
-                result["state"] = await read_state(graph, run.thread_id)
+            opened = self.graphs.open(run.graph_id, config, access=RUN, principal=principal, context=context, stateless=run.temporary)
+            graph: Any  # a Pregel, whose stream arguments are built at run time
+            async with opened as graph:
+                encoder = ChunkEncoder(run.run_id, run.stream_mode, run.stream_subgraphs, counted)
+                graph_input = await self._input(run, graph)
+                options: dict[str, Any] = dict(
+                    stream_mode=graph_stream_modes(run.stream_mode),
+                    subgraphs=run.stream_subgraphs,
+                    interrupt_before=kwargs.get("interrupt_before"),
+                    interrupt_after=kwargs.get("interrupt_after"),
+                )
+                if context:
+                    options["context"] = context
+                if kwargs.get("durability"):
+                    options["durability"] = kwargs["durability"]
+                if run.kwargs.get("protocol") == "v2":
+                    await _drive_protocol(run, graph, graph_input, config, options, counted, flow)
+                elif "events" in run.stream_mode:
+                    async for event in graph.astream_events(graph_input, config, version="v2", **options):
+                        encoder.stream_event(event)
+                        await flow.throttle()
+                else:
+                    async for item in graph.astream(graph_input, config, **options):
+                        if run.stream_subgraphs:
+                            ns, mode, chunk = item
+                        else:
+                            (mode, chunk), ns = item, None
+                        encoder.graph_chunk(ns, mode, chunk)
+                        await flow.throttle()
+                encoder.finish()
+                if not run.temporary:
+                    result["state"] = await read_state(graph, run.thread_id)
 
         async def producer() -> None:
             try:
@@ -191,14 +194,20 @@ class Driver:
             return None
         config = run_config(run, assistant, api_url=self.api_url)
         try:
-            async def read() -> dict[str, Any]:
-                graph = await self.graphs.build(run.graph_id, config)
-                return await read_state(graph, run.thread_id)
-
-            return await self.bridge.call(read, label=f"state of thread {run.thread_id}")
+            principal = run_principal(run)
+            return await self.bridge.call(
+                lambda: self.graphs.use(run.graph_id, config, lambda graph: read_state(graph, run.thread_id), access=READ, principal=principal),
+                label=f"state of thread {run.thread_id}",
+            )
         except Exception:  # noqa: BLE001
             log.debug("no state for thread %s after run %s", run.thread_id, run.run_id, exc_info=True)
             return None
+
+
+def run_principal(run: Run) -> auth_context.Principal | None:
+    """Whom a run acts for (stored with it when it was created)."""
+    auth = run.kwargs.get("auth")
+    return auth_context.Principal.from_run_auth(auth) if auth else None
 
 
 async def _drive_protocol(run: Run, graph: Any, graph_input: Any, config: dict[str, Any], options: dict[str, Any], emit: Callable[[LogEvent], None], flow: Backpressure) -> None:

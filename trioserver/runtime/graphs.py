@@ -1,24 +1,35 @@
 """Loading graphs from a `langgraph.json`, the way `langgraph dev` does.
 
 A graph spec is `./path/to/file.py:attr` (relative to the config file) or
-`package.module:attr`. The attribute is a compiled graph, or a factory: a function
-(sync or async) that takes the run's config, or nothing, and returns one.
+`package.module:attr`. The attribute is a compiled graph, or a factory, called as the
+reference calls it: with nothing, the config, a `ServerRuntime` (by annotation), or both
+(by name); it returns a graph (or a StateGraph, or an awaitable of one) or a context
+manager, sync or async, that yields one for as long as the graph is used.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import json
 import os
 import sys
+import typing
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import attrs
 from langgraph.pregel import Pregel
+from langgraph_sdk.runtime import ServerRuntime, _ExecutionRuntime, _ReadRuntime
 
+from ..auth.context import Principal
 from ..pyfile import FileImportError, import_file
+
+# Why a factory is called (the reference's `ServerRuntime.access_context`).
+RUN, READ, UPDATE, INTROSPECT = "threads.create_run", "threads.read", "threads.update", "assistants.read"
 
 
 class GraphLoadError(Exception):
@@ -32,22 +43,87 @@ class GraphSpec:
     description: str | None = None
     config: dict[str, Any] = attrs.field(factory=dict)  # its system assistant's (LANGGRAPH_CONFIG)
 
+    arguments: Callable[[dict[str, Any], Any], dict[str, Any]] | None = attrs.field(default=None, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.is_factory:
+            self.arguments = factory_arguments(self.target, self.graph_id)
+
     @property
     def is_factory(self) -> bool:
         return not isinstance(self.target, Pregel)
 
-    async def build(self, config: dict[str, Any]) -> Pregel:
-        """The graph for one run (or one state read): the target, or what its factory makes."""
-        if not self.is_factory:
-            return self.target
-        factory = self.target
-        params = inspect.signature(factory).parameters
-        made = factory(config) if params else factory()
-        if inspect.isawaitable(made):
-            made = await made
-        if not isinstance(made, Pregel):
-            raise GraphLoadError(f"graph factory {self.graph_id!r} returned {type(made).__name__}, not a graph")
-        return made
+    @asynccontextmanager
+    async def open(self, config: dict[str, Any], runtime: Any) -> AsyncIterator[Pregel]:
+        """The graph for one use: the target, or what its factory makes, kept open (a
+        context manager's) until the use ends."""
+        if self.arguments is None:
+            yield self.target
+            return
+        async with _entered(self.target(**self.arguments(config, runtime))) as made:
+            if not isinstance(made, Pregel) and hasattr(made, "compile"):
+                made = made.compile()  # a StateGraph
+            if not isinstance(made, Pregel):
+                raise GraphLoadError(f"graph factory {self.graph_id!r} returned {type(made).__name__}, not a graph")
+            yield made
+
+
+def factory_arguments(factory: Callable[..., Any], graph_id: str) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """How to call `factory`, by its signature (the reference's rules): no parameter;
+    one, which gets the runtime when annotated `ServerRuntime` and the config otherwise;
+    or two, one of them the runtime. Returns `(config, runtime) -> keyword arguments`."""
+    params = list(inspect.signature(factory).parameters.values())
+    try:
+        hints = typing.get_type_hints(factory, localns={"ServerRuntime": ServerRuntime})
+    except Exception:  # noqa: BLE001 - unresolvable annotations: read them as written
+        hints = {}
+    takes_runtime = [_is_runtime(hints.get(p.name, p.annotation)) for p in params]
+    if not params:
+        return lambda config, runtime: {}
+    if len(params) == 1:
+        name = params[0].name
+        return (lambda config, runtime: {name: runtime}) if takes_runtime[0] else (lambda config, runtime: {name: config})
+    if len(params) == 2 and takes_runtime.count(True) == 1:
+        runtime_name = params[takes_runtime.index(True)].name
+        config_name = params[takes_runtime.index(False)].name
+        return lambda config, runtime: {runtime_name: runtime, config_name: config}
+    raise GraphLoadError(
+        f"graph factory {graph_id!r} must take no argument, the config, a ServerRuntime, or both; it takes {[p.name for p in params]}"
+    )
+
+
+def _is_runtime(annotation: Any) -> bool:
+    """Whether an annotation names `ServerRuntime` (bare, parameterized, a concrete variant or Annotated)."""
+    if annotation is ServerRuntime or get_origin(annotation) is ServerRuntime:
+        return True
+    if isinstance(annotation, type):
+        return issubclass(annotation, (_ExecutionRuntime, _ReadRuntime))
+    args = get_args(annotation) if get_origin(annotation) is typing.Annotated else ()
+    return bool(args) and _is_runtime(args[0])
+
+
+def server_runtime(access: str, store: Any, principal: Principal | None, context: Any = None) -> Any:
+    """The `ServerRuntime` a factory gets: why it is called, the caller, the store, and
+    (to run the graph only) the run's context."""
+    user = principal.user if principal is not None else None
+    if access == RUN:
+        return _ExecutionRuntime(access_context="threads.create_run", user=user, store=store, context=copy.copy(context))
+    return _ReadRuntime(access_context=access, user=user, store=store)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def _entered(made: Any) -> AsyncIterator[Any]:
+    """What a factory returned, entered: a context manager (async or not), an awaitable, or a value."""
+    if hasattr(made, "__aenter__") and hasattr(made, "__aexit__"):
+        async with made as value:
+            yield value
+    elif hasattr(made, "__enter__") and hasattr(made, "__exit__"):
+        with made as value:
+            yield value
+    elif inspect.isawaitable(made):
+        yield await made
+    else:
+        yield made
 
 
 def default_config_path() -> Path:
@@ -164,18 +240,31 @@ class Graphs:
     def __iter__(self) -> Any:
         return iter(self.specs)
 
-    async def build(self, graph_id: str, config: dict[str, Any], *, stateless: bool = False) -> Pregel:
-        """The graph for one run or one state operation; stateless runs get no
-        checkpointer, as the reference runs them. A factory is built anew each time,
-        with `config` (the assistant's config for state operations)."""
+    @asynccontextmanager
+    async def open(
+        self, graph_id: str, config: dict[str, Any], *, access: str, principal: Principal | None = None, context: Any = None, stateless: bool = False
+    ) -> AsyncIterator[Pregel]:
+        """The graph for one run or one state operation, open for the body; stateless runs
+        get no checkpointer, as the reference runs them. A factory is called anew each
+        time, with `config` (the assistant's config for state operations) and a runtime
+        saying why (`access`, one of RUN, READ, UPDATE, INTROSPECT) and for whom."""
         spec = self.specs[graph_id]
         if spec.is_factory:
-            return self._attach(spec, await spec.build(config), stateless)
+            async with spec.open(config, server_runtime(access, self.kvstore, principal, context)) as made:
+                yield self._attach(spec, made, stateless)
+            return
         key = (graph_id, stateless)
         graph = self._compiled.get(key)
         if graph is None:
             graph = self._compiled[key] = self._attach(spec, spec.target, stateless)
-        return graph
+        yield graph
+
+    async def use(self, graph_id: str, config: dict[str, Any], use: Callable[[Pregel], Any], *, access: str, principal: Principal | None = None) -> Any:
+        """`use(graph)` (sync or async) with the graph open; what it returns must not need
+        the graph afterwards (a factory's context may have closed it)."""
+        async with self.open(graph_id, config, access=access, principal=principal) as graph:
+            result = use(graph)
+            return await result if inspect.isawaitable(result) else result
 
     def _attach(self, spec: GraphSpec, graph: Pregel, stateless: bool) -> Pregel:
         update: dict[str, Any] = {"checkpointer": None if stateless else self.checkpointer}

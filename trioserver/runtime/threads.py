@@ -6,12 +6,14 @@ compute on the graph loop against our checkpointer, as a run would.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.errors import InvalidUpdateError
 from langgraph.types import StateUpdate
 
 from .. import ids
+from ..auth.context import current_principal
 from ..errors import BadRequest, Conflict
 from ..storage.env import Store, combine
 from ..storage.eventlog import EventLog
@@ -20,7 +22,7 @@ from ..storage.tables import Tables
 from . import lifecycle
 from .bridge import AsyncioBridge
 from .chunks import to_command
-from .graphs import Graphs
+from .graphs import READ, UPDATE, Graphs
 from .queue import RunQueue, thread_interrupts
 from .runconfig import configurable_of, state_config
 from .state import EMPTY_STATE, read_history, read_state, update_state
@@ -89,7 +91,8 @@ class Threads:
         assistant = self.tables.get_assistant(assistant_id) if isinstance(assistant_id, str) and ids.parse_uuid(assistant_id) else None
         return state_config(thread.thread_id, thread.config, assistant)
 
-    async def _graph(self, thread: Thread) -> Any:
+    async def _with_graph(self, thread: Thread, use: Callable[[Any], Any], *, access: str) -> Any:
+        """`use(graph)` on the graph loop, with the thread's graph open (built with its config)."""
         graph_id = self.graph_id(thread)
         if graph_id is None:
             raise NoGraph(
@@ -98,39 +101,43 @@ class Threads:
                 "manually update the thread metadata (by setting the 'graph_id' field) before running this operation."
             )
         config = self._config(thread)
-        return await self.bridge.call(lambda: self.graphs.build(graph_id, config), label=f"graph of thread {thread.thread_id}")
+        principal = current_principal()
+        return await self.bridge.call(lambda: self.graphs.use(graph_id, config, use, access=access, principal=principal), label=f"graph of thread {thread.thread_id}")
 
     async def state(self, thread: Thread, checkpoint: dict[str, Any] | None = None, *, subgraphs: bool = False) -> dict[str, Any]:
         if self.graph_id(thread) is None:
             return dict(EMPTY_STATE)
-        graph = await self._graph(thread)
-        return await self.bridge.call(lambda: read_state(graph, thread.thread_id, checkpoint, subgraphs=subgraphs))
+        state: dict[str, Any] = await self._with_graph(thread, lambda graph: read_state(graph, thread.thread_id, checkpoint, subgraphs=subgraphs), access=READ)
+        return state
 
     async def history(self, thread: Thread, *, limit: int, before: dict[str, Any] | None, metadata: dict[str, Any] | None, checkpoint: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         if self.graph_id(thread) is None:
             return []
-        graph = await self._graph(thread)
-        return await self.bridge.call(lambda: read_history(graph, thread.thread_id, limit=limit, before=before, metadata=metadata, checkpoint=checkpoint))
+        history: list[dict[str, Any]] = await self._with_graph(
+            thread, lambda graph: read_history(graph, thread.thread_id, limit=limit, before=before, metadata=metadata, checkpoint=checkpoint), access=READ
+        )
+        return history
 
     async def update_state(self, thread: Thread, values: Any, *, as_node: str | None, checkpoint: dict[str, Any] | None) -> dict[str, Any]:
         """`POST /threads/{id}/state`: a new checkpoint, the thread's values and status,
         and a `state_update` event."""
         if self.queue.has_work(thread.thread_id):
             raise Conflict(f"Thread {thread.thread_id} has in-flight runs: {self.queue.run_ids(thread.thread_id)}")
-        graph = await self._graph(thread)
-        if as_node is not None and as_node not in graph.nodes:
-            raise BadRequest(f"Node {as_node} does not exist")
         # Recorded in the checkpoint's metadata, as the reference records updates: the graph
         # id, and (the graph being built from them) a factory graph's configurable.
         graph_id = self.graph_id(thread)
         factory = graph_id is not None and self.graphs.specs[graph_id].is_factory
         recorded = {**(configurable_of(thread.config) if factory else {}), "graph_id": graph_id}
-        try:
-            configurable, state = await self.bridge.call(
-                lambda: update_state(graph, thread.thread_id, values, as_node=as_node, checkpoint=checkpoint, configurable=recorded)
-            )
-        except (ValueError, KeyError, TypeError) as exc:  # the graph refused the update
-            raise BadRequest(f"{type(exc).__name__}: {exc}") from None
+
+        async def update(graph: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+            if as_node is not None and as_node not in graph.nodes:
+                raise BadRequest(f"Node {as_node} does not exist")
+            try:
+                return await update_state(graph, thread.thread_id, values, as_node=as_node, checkpoint=checkpoint, configurable=recorded)
+            except (ValueError, KeyError, TypeError) as exc:  # the graph refused the update
+                raise BadRequest(f"{type(exc).__name__}: {exc}") from None
+
+        configurable, state = await self._with_graph(thread, update, access=UPDATE)
         await self._settle(thread.thread_id, state)
         return {"checkpoint": configurable, "configurable": configurable, "checkpoint_id": configurable.get("checkpoint_id")}
 
@@ -138,23 +145,22 @@ class Threads:
         """`POST /threads` with `supersteps`: seed a new thread's history, one checkpoint per
         superstep, each applying its updates as if those nodes had run (LangGraph's
         `abulk_update_state`), so the history can equal another thread's."""
-        graph = await self._graph(thread)
         steps = [
             [StateUpdate(to_command(u["command"]) if u.get("command") else u.get("values"), u.get("as_node")) for u in step.get("updates") or []]  # type: ignore[arg-type]  # a Command is a valid update
             for step in supersteps
         ]
         config = {"configurable": {"thread_id": thread.thread_id, "checkpoint_ns": "", "graph_id": self.graph_id(thread)}}
 
-        async def apply() -> dict[str, Any]:
-            await graph.abulk_update_state(config, steps)
-            return await read_state(graph, thread.thread_id)
+        async def apply(graph: Any) -> dict[str, Any]:
+            try:
+                await graph.abulk_update_state(config, steps)
+                return await read_state(graph, thread.thread_id)
+            except InvalidUpdateError as exc:  # an unknown node, a refused update
+                raise BadRequest(str(exc)) from None
+            except (ValueError, KeyError, TypeError) as exc:
+                raise BadRequest(f"{type(exc).__name__}: {exc}") from None
 
-        try:
-            state = await self.bridge.call(apply, label=f"supersteps of thread {thread.thread_id}")
-        except InvalidUpdateError as exc:  # an unknown node, a refused update
-            raise BadRequest(str(exc)) from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise BadRequest(f"{type(exc).__name__}: {exc}") from None
+        state = await self._with_graph(thread, apply, access=UPDATE)
         return await self._settle(thread.thread_id, state)
 
     async def _settle(self, thread_id: str, state: dict[str, Any]) -> Thread | None:

@@ -108,8 +108,8 @@ def build_services(settings: Settings, specs: dict[str, GraphSpec], store: Store
             config=settings.config_path, data_dir=settings.data_dir, durability=settings.durability, api_url=settings.api_url,
             log_level=settings.log_level, python_path=settings.python_path,
         )
-        workers = WorkerPool(settings.workers, worker_settings)
-        run_driver = RemoteDriver(pool=workers, log=event_log, local=driver)
+        workers = WorkerPool(settings.workers, worker_settings, event_log)
+        run_driver = RemoteDriver(pool=workers, local=driver)
     queue = RunQueue(store=store, tables=tables, log=event_log, driver=run_driver, checkpointer=checkpointer)
     assistants = Assistants(store=store, tables=tables, graph_ids=lambda: list(specs), crons=crons)
     auth = Authorizer(settings.custom_auth, bridge)

@@ -48,7 +48,8 @@ class Sent:
 
 class ForwardingLog:
     """What `Driver` appends to, in a worker: batches go to the server, at most WINDOW
-    of them unacknowledged per run (the server acknowledges once committed)."""
+    of them unacknowledged per run (the server acknowledges a batch once it has queued it
+    for its log: this bounds what is in flight, the commit's durability is the server's)."""
 
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
@@ -68,8 +69,8 @@ class ForwardingLog:
             on_done(outcome.Value(None))
         return Sent()
 
-    def acked(self, run_id: str) -> None:
-        self._unacked[run_id] = max(0, self._unacked.get(run_id, 0) - 1)
+    def acked(self, run_id: str, count: int) -> None:
+        self._unacked[run_id] = max(0, self._unacked.get(run_id, 0) - count)
         room = self._room.pop(run_id, None)
         if room is not None:
             room.set()
@@ -117,7 +118,8 @@ async def serve(channel: Channel, driver: Driver, forwarding: ForwardingLog) -> 
                     if (cancelled := scopes.get(message[1])) is not None:
                         cancelled.cancel()
                 elif kind == "ack":
-                    forwarding.acked(message[1])
+                    for run_id, count in message[1].items():
+                        forwarding.acked(run_id, count)
                 elif kind == "stop":
                     break
         except ChannelClosed:

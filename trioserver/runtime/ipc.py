@@ -2,7 +2,8 @@
 a Unix socket pair, read and written by trio on both ends.
 
 A message is a list whose first item names it. The server sends `run`, `cancel`,
-`ack` and `stop`; a worker sends `hello`, `events`, `done` and `abandoned`. Order is
+`ack` (how many batches of each run it has taken) and `stop`; a worker sends `hello`,
+`events`, `done` and `abandoned`. Order is
 kept per connection, which is what makes a run's `done` arrive after all its events.
 """
 
@@ -39,17 +40,25 @@ class Channel:
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 raise ChannelClosed(str(exc)) from None
 
+    def receive_buffered(self) -> list[Any] | None:
+        """The next message if it has been received whole already, else None (no I/O)."""
+        if len(self._buffer) < _LEN.size:
+            return None
+        (size,) = _LEN.unpack_from(self._buffer)
+        if size > MAX_MESSAGE:
+            raise ChannelClosed(f"a message of {size} bytes")
+        if len(self._buffer) < _LEN.size + size:
+            return None
+        payload = bytes(self._buffer[_LEN.size : _LEN.size + size])
+        del self._buffer[: _LEN.size + size]
+        message: list[Any] = cbor2.loads(payload)
+        return message
+
     async def receive(self) -> list[Any]:
         while True:
-            if len(self._buffer) >= _LEN.size:
-                (size,) = _LEN.unpack_from(self._buffer)
-                if size > MAX_MESSAGE:
-                    raise ChannelClosed(f"a message of {size} bytes")
-                if len(self._buffer) >= _LEN.size + size:
-                    payload = bytes(self._buffer[_LEN.size : _LEN.size + size])
-                    del self._buffer[: _LEN.size + size]
-                    message: list[Any] = cbor2.loads(payload)
-                    return message
+            message = self.receive_buffered()
+            if message is not None:
+                return message
             try:
                 chunk = await self._stream.receive_some(1 << 16)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:

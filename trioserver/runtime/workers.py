@@ -3,9 +3,10 @@ is started with `--workers N` (N >= 1).
 
 Everything that decides — the run queue, statuses, the event log, every stream — stays in
 the server process; a worker only drives graphs (`trioserver.worker`). `RemoteDriver` has
-the `Driver` interface the queue calls: it hands the run to the least busy worker,
-appends what comes back to the thread's log (one commit per batch, acknowledged so the
-worker may send more), and returns the state or raises what the graph raised. Cancelling
+the `Driver` interface the queue calls: it hands the run to the least busy worker and
+returns the state or raises what the graph raised. Each worker's reader task appends
+what comes back to the threads' logs as it arrives (queued, so batches share commits),
+and acknowledges all it took in one message, so the worker may send more. Cancelling
 the run cancels it in the worker. A worker that dies (a crash, `kill -9`, the OOM killer)
 loses only its runs' progress since their last checkpoint: each is handed back to the
 queue as its next attempt (`RunLost`), and the worker is replaced.
@@ -46,9 +47,12 @@ class Session:
     """One run in a worker, seen from the server."""
 
     run: Run
-    send: trio.MemorySendChannel[list[LogEvent]]
-    receive: trio.MemoryReceiveChannel[list[LogEvent]]
     outcome: list[Any] | None = None  # the worker's `done` message, or ["lost"]
+    finished: trio.Event = attrs.field(factory=trio.Event)  # set with the outcome
+
+    def finish(self, outcome: list[Any]) -> None:
+        self.outcome = outcome
+        self.finished.set()
 
 
 @attrs.define(eq=False)
@@ -73,9 +77,10 @@ class WorkerSettings:
 class WorkerPool:
     """N worker processes, kept at N: a worker that dies is replaced."""
 
-    def __init__(self, count: int, settings: WorkerSettings) -> None:
+    def __init__(self, count: int, settings: WorkerSettings, log: EventLog) -> None:
         self.count = count
         self.settings = settings
+        self.log = log
         self.workers: list[Worker] = []
         self.closing = False
         self._nursery: trio.Nursery | None = None
@@ -121,23 +126,33 @@ class WorkerPool:
         return worker
 
     async def _read(self, worker: Worker) -> None:
+        """Take what the worker sends, in order: event batches go to their threads' logs,
+        a `done` ends its session. Everything already received is taken before the batches
+        are acknowledged, in one message (one per run would cost a system call and a
+        wake-up on each side)."""
         try:
             while True:
-                message = await worker.channel.receive()
-                kind = message[0]
-                session = worker.sessions.get(message[1])
-                if session is None:
-                    continue
-                if kind == "events":
-                    batch = [LogEvent(*item) for item in message[3]]
-                    session.send.send_nowait(batch)  # the worker's window bounds these
-                elif kind == "done":
-                    session.outcome = message
-                    session.send.close()
+                message: list[Any] | None = await worker.channel.receive()
+                taken: dict[str, int] = {}
+                while message is not None:
+                    await self._take(worker, message, taken)
+                    message = worker.channel.receive_buffered()
+                if taken and worker.alive:
+                    await worker.channel.send(["ack", taken])
         except ChannelClosed:
             pass
         finally:
             await self._lost(worker)
+
+    async def _take(self, worker: Worker, message: list[Any], taken: dict[str, int]) -> None:
+        session = worker.sessions.get(message[1])
+        if session is None:  # a run given up on (its cancel went unanswered)
+            return
+        if message[0] == "events":
+            await self.log.append_queued(session.run.thread_id, [LogEvent(*item) for item in message[3]])
+            taken[session.run.run_id] = taken.get(session.run.run_id, 0) + 1
+        elif message[0] == "done":
+            session.finish(message)
 
     async def _lost(self, worker: Worker) -> None:
         worker.alive = False
@@ -146,8 +161,7 @@ class WorkerPool:
             self.workers.remove(worker)
         for session in list(worker.sessions.values()):
             if session.outcome is None:
-                session.outcome = ["lost"]
-                session.send.close()
+                session.finish(["lost"])
         with trio.CancelScope(shield=True):
             code = await worker.process.wait()
         if not self.closing:
@@ -166,8 +180,7 @@ class WorkerPool:
 
     async def start(self, run: Run, assistant: Assistant | None) -> tuple[Worker, Session]:
         worker = await self._least_busy()
-        send, receive = trio.open_memory_channel[list[LogEvent]](float("inf"))
-        session = Session(run, send, receive)
+        session = Session(run)
         worker.sessions[run.run_id] = session
         try:
             await worker.channel.send(["run", converter.unstructure(run), converter.unstructure(assistant) if assistant else None])
@@ -196,23 +209,22 @@ class WorkerPool:
 class RemoteDriver:
     """The run driver for the queue when graphs run in workers."""
 
-    def __init__(self, *, pool: WorkerPool, log: EventLog, local: Driver) -> None:
+    def __init__(self, *, pool: WorkerPool, local: Driver) -> None:
         self.pool = pool
-        self.log = log
         self.local = local  # reads the thread's state after a failed run, in this process
 
     async def drive(self, run: Run, assistant: Assistant | None) -> dict[str, Any] | None:
         worker, session = await self.pool.start(run, assistant)
         try:
             try:
-                await self._append_all(worker, session)
+                await session.finished.wait()
             except trio.Cancelled:
                 with trio.CancelScope(shield=True), trio.move_on_after(CANCEL_GRACE + 2):
                     try:
                         await worker.channel.send(["cancel", run.run_id])
                     except ChannelClosed:
                         pass
-                    await self._append_all(worker, session)  # what it made before it stopped
+                    await session.finished.wait()  # what it made before it stopped is appended meanwhile
                 raise
         finally:
             worker.sessions.pop(run.run_id, None)
@@ -225,18 +237,6 @@ class RemoteDriver:
             raise RuntimeError("the worker cancelled the run on its own")
         state: dict[str, Any] | None = outcome[3]
         return state
-
-    async def _append_all(self, worker: Worker, session: Session) -> None:
-        """Append every batch the worker sends (queued, so they share commits with each
-        other and with the run's end record after them) and acknowledge it, so the worker
-        may send more."""
-        async for batch in session.receive:
-            await self.log.append_queued(session.run.thread_id, batch)
-            if worker.alive:
-                try:
-                    await worker.channel.send(["ack", session.run.run_id])
-                except ChannelClosed:
-                    pass
 
     async def state_after(self, run: Run, assistant: Assistant | None) -> dict[str, Any] | None:
         return await self.local.state_after(run, assistant)

@@ -36,7 +36,7 @@ async def read_events(http: httpx.AsyncClient, thread_id: str, body: dict, *, en
         assert res.status_code == 200
         assert res.headers["content-type"].startswith("text/event-stream")
         async for text in res.aiter_text():
-            buffer += text.replace("\r\n", "\n")
+            buffer = (buffer + text).replace("\r\n", "\n")  # a chunk may end between \r and \n
             *blocks, buffer = buffer.split("\n\n")
             for block in blocks:
                 lines = dict(line.split(": ", 1) for line in block.split("\n") if line and not line.startswith(":"))

@@ -319,6 +319,16 @@ async def test_a_run_sees_its_user_and_cannot_be_given_another(alice, bob):
     assert runs[0]["metadata"]["owner"] == "alice"
 
 
+async def test_a_state_update_records_who_made_it(alice):
+    """The new checkpoint's metadata names the caller by display name, as the reference's does."""
+    thread = await alice.threads.create()
+    await alice.runs.wait(thread["thread_id"], "agent", input={"topic": "cats"})
+    await alice.threads.update_state(thread["thread_id"], {"topic": "dogs"})
+    latest = (await alice.threads.get_history(thread["thread_id"], limit=1))[0]
+    assert latest["values"]["topic"] == "dogs"
+    assert latest["metadata"]["user_id"] == "Alice" and latest["metadata"]["source"] == "update"
+
+
 async def test_stateless_runs_keep_their_owner(alice, bob):
     run = await alice.runs.create(None, "agent", input={"topic": "kept"}, on_completion="keep")
     tid = run["thread_id"]

@@ -128,6 +128,9 @@ class Threads:
         graph_id = self.graph_id(thread)
         factory = graph_id is not None and self.graphs.specs[graph_id].is_factory
         recorded = {**(configurable_of(thread.config) if factory else {}), "graph_id": graph_id}
+        principal = current_principal()
+        if principal is not None and principal.user.display_name:
+            recorded["user_id"] = principal.user.display_name  # as the reference: who made the update
 
         async def update(graph: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             if as_node is not None and as_node not in graph.nodes:
